@@ -1,0 +1,62 @@
+"""Errors raised by converters; all are `pipeflow.PipeflowError`s."""
+
+from __future__ import annotations
+
+from pipeflow._errors import PipeflowError
+
+__all__ = [
+    "ConverterError",
+    "DecodeError",
+    "EncodeError",
+    "IntegrityError",
+    "PayloadTooLarge",
+    "StoreError",
+]
+
+
+class ConverterError(PipeflowError):
+    """A value could not be turned into an SWF string, or back."""
+
+
+class EncodeError(ConverterError):
+    """A value the codec cannot represent; names the type and where it sits."""
+
+    def __init__(self, message: str, *, type_name: str | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.path = path
+
+
+class DecodeError(ConverterError):
+    """An encoded string that cannot be decoded (unknown codec or version, corrupt data)."""
+
+    def __init__(self, message: str, *, codec: str | None = None, version: str | None = None) -> None:
+        super().__init__(message)
+        self.codec = codec
+        self.version = version
+
+
+class IntegrityError(ConverterError):
+    """An offloaded object whose content does not match its reference's checksum."""
+
+    def __init__(self, message: str, *, key: str | None = None, expected: str | None = None, actual: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+
+
+class PayloadTooLarge(ConverterError):
+    """An encoded value longer than the field limit, with no store to offload it to."""
+
+    def __init__(self, size: int, limit: int, what: str = "value") -> None:
+        super().__init__(
+            f"the encoded {what} is {size:,} characters, over SWF's limit of {limit:,}; "
+            f"give a store to offload large payloads (--s3-bucket BUCKET[/PREFIX] or --store URI)"
+        )
+        self.size = size
+        self.limit = limit
+
+
+class StoreError(ConverterError):
+    """A payload store that cannot be read or written."""

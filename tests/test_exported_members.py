@@ -1,0 +1,46 @@
+"""Pin the public names: adding or removing one is a decision, not an accident."""
+
+from __future__ import annotations
+
+import converters
+import pipeflow
+
+PIPEFLOW_NAMES = {
+    "EngineError",
+    "PipeflowError",
+    "PipelineError",
+    "PipelineLoadError",
+    "RunCanceled",
+    "RunFailed",
+    "RunTerminated",
+    "RunTimedOut",
+    "TaskFailed",
+    "WorkerError",
+    "__version__",
+}
+
+CONVERTERS_NAMES = {
+    "ConverterError",
+    "DecodeError",
+    "EncodeError",
+    "IntegrityError",
+    "PayloadTooLarge",
+    "StoreError",
+}
+
+
+def test_pipeflow_exports() -> None:
+    assert set(pipeflow.__all__) == PIPEFLOW_NAMES
+    for name in pipeflow.__all__:
+        assert hasattr(pipeflow, name), name
+
+
+def test_converters_exports() -> None:
+    assert set(converters.__all__) == CONVERTERS_NAMES
+    for name in converters.__all__:
+        assert hasattr(converters, name), name
+
+
+def test_converter_errors_share_the_root() -> None:
+    for name in ("EncodeError", "DecodeError", "IntegrityError", "PayloadTooLarge", "StoreError"):
+        assert issubclass(getattr(converters, name), pipeflow.PipeflowError)
