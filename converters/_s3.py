@@ -1,0 +1,101 @@
+"""`S3Store`: payloads in `s3://bucket/prefix`, through smart_open and a boto3 client.
+
+boto3, botocore and smart_open are imported when a store is constructed, never at
+`import converters`; botocore errors become `StoreError` in `_translate` alone.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from ._errors import StoreError
+from ._store import CHUNK, Store, check_key, check_part
+
+__all__ = ["S3Store"]
+
+
+def _make_client(endpoint_url: str | None, region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # endpoint_url=None lets botocore read AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL itself.
+    session = boto3.session.Session()
+    return session.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+    )
+
+
+@contextmanager
+def _translate(action: str, uri: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise StoreError(f"cannot {action} {uri}: {code or exc}") from exc
+    except (BotoCoreError, OSError, ValueError) as exc:
+        raise StoreError(f"cannot {action} {uri}: {exc}") from exc
+
+
+class S3Store(Store):
+    """An S3 bucket and prefix; the boto3 client is built here (or given), once per store."""
+
+    def __init__(self, uri: str, *, client: Any = None, endpoint_url: str | None = None, region: str | None = None) -> None:
+        parsed = urllib.parse.urlparse(uri)
+        if parsed.scheme != "s3" or not parsed.netloc:
+            raise StoreError(f"invalid S3 store URI {uri!r}: expected s3://bucket/prefix")
+        self.bucket = parsed.netloc
+        self.prefix = "/".join(check_part(p) for p in parsed.path.split("/") if p)
+        self.uri = f"s3://{self.bucket}" + (f"/{self.prefix}" if self.prefix else "")
+        self.client = client if client is not None else _make_client(endpoint_url, region)
+
+    def _key(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, key: str, data: bytes | bytearray | memoryview) -> str:
+        import smart_open
+
+        uri = self.uri_for(key)
+        view = memoryview(data).cast("B")
+        params = {"client": self.client, "min_part_size": CHUNK, "multipart_upload": len(view) > CHUNK}
+        with _translate("write", uri):
+            with smart_open.open(f"s3://{self.bucket}/{self._key(key)}", "wb", compression="disable", transport_params=params) as out:
+                for start in range(0, len(view), CHUNK):
+                    out.write(view[start : start + CHUNK])
+        return uri
+
+    def open(self, key: str) -> IO[bytes]:
+        import smart_open
+
+        uri = self.uri_for(key)
+        params = {"client": self.client, "buffer_size": CHUNK}
+        with _translate("read", uri):
+            return smart_open.open(f"s3://{self.bucket}/{self._key(key)}", "rb", compression="disable", transport_params=params)
+
+    def read(self, key: str, size: int) -> memoryview:
+        with _translate("read", self.uri_for(key)):
+            return super().read(key, size)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            # Without s3:ListBucket, S3 answers 403 for a missing key: write it then.
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound", "403", "AccessDenied", "Forbidden"):
+                return False
+            raise StoreError(f"cannot check {self.uri_for(key)}: {exc}") from exc
+        return True
+
+    def child(self, *parts: str) -> S3Store:
+        prefix = "/".join([p for p in (self.prefix, *map(check_part, parts)) if p])
+        return S3Store(f"s3://{self.bucket}/{prefix}", client=self.client)
