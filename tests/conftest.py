@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._support.servers import moto_reset, moto_server
+from tests._support.servers import moto_reset, moto_server, pipeflow_server
 
 
 @pytest.fixture(autouse=True)
@@ -29,3 +29,10 @@ def moto_url(moto_session_url: str) -> str:
     """URL of a moto server (SWF and S3) on loopback, reset before each test."""
     moto_reset(moto_session_url)
     return moto_session_url
+
+
+@pytest.fixture(scope="session")
+def pipeflow_url() -> Iterator[str]:
+    """URL of a `pipeflow server` subprocess (in-memory state) on loopback, shared by the session."""
+    with pipeflow_server() as url:
+        yield url

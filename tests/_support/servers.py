@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -61,3 +63,71 @@ def moto_reset(url: str) -> None:
     req = urllib.request.Request(f"{url}/moto-api/reset", method="POST", data=b"")
     with urllib.request.urlopen(req, timeout=10) as resp:
         resp.read()
+
+
+@contextmanager
+def pipeflow_server(db: str | os.PathLike[str] | None = None, timeout: float = 30.0) -> Iterator[str]:
+    """`python -m pipeflow server` as a real subprocess on a free loopback port; yields its URL.
+
+    The URL is read from the line the server prints once it is serving; its
+    stderr is then drained in the background so its logging can never block it.
+    """
+    with pipeflow_server_process(db, timeout=timeout) as (url, _proc):
+        yield url
+
+
+@contextmanager
+def pipeflow_server_process(
+    db: str | os.PathLike[str] | None = None, timeout: float = 30.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like `pipeflow_server`, also yielding the process (to signal or kill it)."""
+    args = [sys.executable, "-m", "pipeflow", "server", "--port", "0"]
+    if db is not None:
+        args += ["--db", os.fspath(db)]
+    proc = subprocess.Popen(
+        args, cwd=HERE.parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    drain: threading.Thread | None = None
+    try:
+        url, drain = _read_url(proc, timeout)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if drain is not None:
+            drain.join(timeout=10)  # it ends at EOF, now that the server is gone
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _read_url(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, threading.Thread]:
+    """Wait for "... listening on http://HOST:PORT", then drain stderr in a thread."""
+    assert proc.stderr is not None
+    stderr = proc.stderr
+    found: list[str] = []
+    lines: list[bytes] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for raw in stderr:
+            if not found:
+                lines.append(raw)
+                match = re.search(rb"listening on (http://\S+)", raw)
+                if match:
+                    found.append(match.group(1).decode())
+                    ready.set()
+        ready.set()
+
+    drain = threading.Thread(target=read, name="pipeflow-server-stderr", daemon=True)
+    drain.start()
+    if not ready.wait(timeout) or not found:
+        proc.kill()
+        drain.join(timeout=10)
+        output = b"".join(lines).decode(errors="replace")
+        raise RuntimeError(f"pipeflow server did not start (exit code {proc.wait()}):\n{output}")
+    return found[0], drain

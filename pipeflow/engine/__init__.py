@@ -1,0 +1,9 @@
+"""The embedded SWF-compatible engine: state machine, runtime, persistence, boto3-shaped client."""
+
+from ._client import EngineClient
+from ._engine import Engine
+from ._faults import SWFFault
+from ._http import serve, EngineServer
+from ._model import Limits
+
+__all__ = ["Engine", "EngineClient", "EngineServer", "Limits", "SWFFault", "serve"]
