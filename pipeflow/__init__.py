@@ -14,6 +14,11 @@ from ._errors import (
     TaskFailed,
     WorkerError,
 )
+from ._pipeline import Pipeline
+from ._run import run
+from .canvas import chain, group, map
+from .task import Signature, Task, task  # the module `pipeflow.task` stays importable by name
+from .worker._context import heartbeat, progress
 
 __version__ = "0.1.0"
 
@@ -29,4 +34,14 @@ __all__ = [
     "TaskFailed",
     "WorkerError",
     "__version__",
+    "Pipeline",
+    "Signature",
+    "Task",
+    "chain",
+    "group",
+    "heartbeat",
+    "map",
+    "task",
+    "progress",
+    "run",
 ]

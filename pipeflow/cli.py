@@ -46,9 +46,131 @@ def cli(verbose: int) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file for durable state (default: in memory).")
 def server(host: str, port: int, db: str | None) -> None:
     """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
+    # the server uses botocore only to read SWF's model: its debug lines would bury the request log (-vv)
+    logging.getLogger("botocore").setLevel(max(logging.getLogger().level, logging.INFO))
     from .engine import serve
 
     serve(host=host, port=port, db=db)
+
+
+def _parse_input(input_json: str | None, input_file: str | None) -> Any:
+    """The pipeline input from --input or --input-file, as a JSON value (None when absent)."""
+    import json
+
+    if input_json is not None and input_file is not None:
+        raise click.UsageError("give the input with --input or --input-file, not both")
+    if input_file is not None:
+        source = f"the input file {input_file}"
+        with click.open_file(input_file, encoding="utf-8") as fh:
+            text = fh.read()
+    elif input_json is not None:
+        source, text = "--input", input_json
+    else:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{source} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "quote strings, e.g. --input '\"some text\"' or --input '[1, 2, 3]'",
+            param_hint="--input" if input_file is None else "--input-file",
+        ) from None
+
+
+def _store_uri(store: str | None, s3_bucket: str | None) -> str | None:
+    if store and s3_bucket:
+        raise click.UsageError("give --store or --s3-bucket, not both")
+    if s3_bucket:
+        return f"s3://{s3_bucket.removeprefix('s3://').strip('/')}"
+    return store or None
+
+
+@cli.command()
+@click.argument("target", metavar="FILE[:ATTR]")
+@click.option("--input", "input_json", metavar="JSON", help="The pipeline's input, as JSON.")
+@click.option("--input-file", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Read the input (JSON) from a file, '-' for stdin.")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="Where large values go: s3://bucket/prefix or a directory. [default: ./.pipeflow/payloads]")
+@click.option("--s3-bucket", metavar="BUCKET[/PREFIX]", help="Shorthand for --store s3://BUCKET/PREFIX.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
+@click.option("--backend", type=click.Choice(["embedded", "swf"]), default="embedded", show_default=True,
+              help="Where the run executes.")
+@click.option("--domain", help="SWF domain (--backend swf).")
+@click.option("--region", help="AWS region (--backend swf).")
+@click.option("--endpoint-url", help="SWF endpoint (--backend swf).")
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+@click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
+def run(
+    target: str,
+    input_json: str | None,
+    input_file: str | None,
+    store: str | None,
+    s3_bucket: str | None,
+    workers: int | None,
+    backend: str,
+    domain: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Run the pipeline FILE[:ATTR] (ATTR defaults to `pipeline`) and print its result as JSON."""
+    from ._loader import load_pipeline
+    from ._run import result_json, run_file
+
+    if backend == "swf":
+        raise click.UsageError(
+            "--backend swf is not available yet; `pipeflow run` runs on the embedded engine "
+            "(--backend embedded, the default)"
+        )
+    value = _parse_input(input_json, input_file)
+    loaded = load_pipeline(target)
+    outcome = run_file(loaded, value, store=_store_uri(store, s3_bucket), workers=workers, progress=not no_progress)
+    if as_json:
+        click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
+                                "status": "COMPLETED", "result": outcome.result}))
+    else:
+        click.echo(result_json(outcome.result))
+
+
+@cli.command()
+@click.argument("targets", metavar="FILE[:ATTR]...", nargs=-1, required=True)
+@click.option("--domain", required=True, help="SWF domain.")
+@click.option("--task-list", default=None, help="Activity task list [default: the pipelines' task list].")
+@click.option("--processes", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI", help="Where large results go.")
+def worker(
+    targets: tuple[str, ...],
+    domain: str,
+    task_list: str | None,
+    processes: int | None,
+    endpoint_url: str | None,
+    region: str | None,
+    store: str | None,
+) -> None:
+    """Run the tasks of the given pipeline files until interrupted."""
+    from ._run import serve_worker
+
+    serve_worker(list(targets), domain=domain, task_list=task_list, processes=processes,
+                 endpoint_url=endpoint_url, region=region, store=store)
+
+
+@cli.command()
+@click.argument("targets", metavar="FILE[:ATTR]...", nargs=-1, required=True)
+@click.option("--domain", required=True, help="SWF domain.")
+@click.option("--task-list", default=None, help="Decision task list [default: the pipelines' task list].")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
+def decider(
+    targets: tuple[str, ...], domain: str, task_list: str | None, endpoint_url: str | None, region: str | None
+) -> None:
+    """Decide the executions of the given pipelines until interrupted."""
+    from ._run import serve_decider
+
+    serve_decider(list(targets), domain=domain, task_list=task_list, endpoint_url=endpoint_url, region=region)
 
 
 def _error(message: str) -> None:
@@ -73,7 +195,7 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except (TaskFailed, RunFailed) as exc:
-        _error(str(exc))
+        _error(f"{exc} (run {exc.run_id})" if exc.run_id else str(exc))
         sys.exit(EXIT_FAILED)
     except PipelineError as exc:
         _error(str(exc))

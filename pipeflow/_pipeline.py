@@ -1,0 +1,131 @@
+"""`Pipeline`: a canvas with a workflow type, and the calls that register and start it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import PipelineError
+from .canvas import Canvas, Chain, Group, Map, Step, chain, children, iter_tasks
+from .task import Signature, Task
+
+__all__ = ["Pipeline", "as_pipeline", "register", "start_execution"]
+
+DEFAULT_TIMEOUT = 365 * 24 * 3600
+DECISION_TIMEOUT = "60"
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class Pipeline:
+    """A canvas with the name and version of its SWF workflow type."""
+
+    canvas: Chain
+    name: str
+    version: str
+    input_converter: Any
+    timeout: int | None
+    task_list: str
+
+    def __init__(
+        self,
+        canvas: Step,
+        name: str | None = None,
+        version: str = "1",
+        input_converter: Any = None,
+        timeout: int | None = None,
+        task_list: str | None = None,
+    ) -> None:
+        if isinstance(canvas, Pipeline):
+            canvas = canvas.canvas
+        if not isinstance(canvas, (Canvas, Task, Signature)):
+            raise PipelineError(f"Pipeline() needs a task or a canvas, got {canvas!r}")
+        # The root is always a chain so that every step has a non-empty path.
+        root = canvas if isinstance(canvas, Chain) else chain(canvas)
+        name = name or default_pipeline_name(root, None)
+        object.__setattr__(self, "canvas", root)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "version", str(version))
+        object.__setattr__(self, "input_converter", input_converter)
+        object.__setattr__(self, "timeout", timeout)
+        object.__setattr__(self, "task_list", task_list or name)
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name} v{self.version}>"
+
+
+def _shape(step: object) -> str:
+    if isinstance(step, Signature):
+        return f"{step.task.name}.{'si' if step.immutable else 's'}"
+    if isinstance(step, Task):
+        return step.name
+    inner = ",".join(_shape(c) for c in children(step))  # type: ignore[arg-type]
+    if isinstance(step, Group):
+        return f"group({inner})"
+    if isinstance(step, Map):
+        return f"map({inner})"
+    return f"chain({inner})"
+
+
+def default_pipeline_name(canvas: Step, attr: str | None) -> str:
+    """`<file stem of the first task>.<attr>`, or a hash of the canvas shape without an attribute."""
+    first = next(iter_tasks(canvas), None)
+    stem = first.name.rsplit(".", 1)[0] if first is not None and "." in first.name else "pipeline"
+    if attr is None:
+        attr = "pipeline-" + hashlib.sha256(_shape(canvas).encode()).hexdigest()[:10]
+    return f"{stem}.{attr}"
+
+
+def as_pipeline(obj: object, attr: str | None = None) -> Pipeline:
+    """A Pipeline as is; a canvas, task or signature wrapped and named after its file and `attr`."""
+    if isinstance(obj, Pipeline):
+        return obj
+    if isinstance(obj, (Canvas, Task, Signature)):
+        return Pipeline(obj, name=default_pipeline_name(obj, attr))
+    raise PipelineError(f"not a pipeline, canvas or task: {obj!r}")
+
+
+def _exists(swf: Any, call: Any, **params: Any) -> None:
+    try:
+        call(**params)
+    except Exception as exc:  # botocore ClientError or the engine's: only "already exists" is fine
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or getattr(exc, "code", None)
+        if code not in ("DomainAlreadyExistsFault", "TypeAlreadyExistsFault"):
+            raise
+
+
+def register(swf: Any, domain: str, pipeline: Pipeline) -> None:
+    """Register the domain (if new), the workflow type and every activity type; idempotent."""
+    _exists(swf, swf.register_domain, name=domain, workflowExecutionRetentionPeriodInDays="1")
+    _exists(
+        swf, swf.register_workflow_type, domain=domain, name=pipeline.name, version=pipeline.version,
+        defaultTaskList={"name": pipeline.task_list}, defaultChildPolicy="TERMINATE",
+        defaultExecutionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
+        defaultTaskStartToCloseTimeout=DECISION_TIMEOUT,
+    )
+    for task in iter_tasks(pipeline.canvas):
+        # The decider passes every timeout on each ScheduleActivityTask; these defaults only document.
+        _exists(
+            swf, swf.register_activity_type, domain=domain, name=task.name, version=task.version,
+            defaultTaskList={"name": task.task_list or pipeline.task_list},
+            defaultTaskStartToCloseTimeout=str(task.timeout) if task.timeout else "NONE",
+            defaultTaskHeartbeatTimeout=str(task.heartbeat) if task.heartbeat else "NONE",
+            defaultTaskScheduleToStartTimeout="NONE", defaultTaskScheduleToCloseTimeout="NONE",
+        )
+
+
+def start_execution(
+    swf: Any, domain: str, pipeline: Pipeline, workflow_id: str, input: Any, store: str | None = None
+) -> str:
+    """Start one execution; returns its run id."""
+    from ._wire import encode_workflow_input
+
+    response = swf.start_workflow_execution(
+        domain=domain, workflowId=workflow_id,
+        workflowType={"name": pipeline.name, "version": pipeline.version},
+        taskList={"name": pipeline.task_list},
+        input=encode_workflow_input(input, store, codec=pipeline.input_converter),
+        executionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
+        taskStartToCloseTimeout=DECISION_TIMEOUT, childPolicy="TERMINATE",
+    )
+    return str(response["runId"])

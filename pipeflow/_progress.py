@@ -1,0 +1,128 @@
+"""The progress line of `pipeflow run` on stderr: steps done/total, running, failed.
+
+It reads the execution's history from the engine like any client would, and
+only the events added since its last look (newest-first pages until a known
+event), so it costs the same on the 10th and the 10,000th event.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+__all__ = ["ProgressLine", "StepCounts"]
+
+INTERVAL = 0.2  # seconds between looks at the history
+
+
+@dataclass
+class StepCounts:
+    """Activity counts seen in a history so far."""
+
+    scheduled: int = 0
+    started: int = 0
+    done: int = 0
+    failed: int = 0
+    closed_after_start: int = 0
+    last_event: int = 0
+
+    @property
+    def running(self) -> int:
+        return self.started - self.closed_after_start
+
+    def add(self, event: dict[str, Any]) -> None:
+        kind = event["eventType"]
+        if kind == "ActivityTaskScheduled":
+            self.scheduled += 1
+        elif kind == "ActivityTaskStarted":
+            self.started += 1
+        elif kind in _CLOSED:
+            attributes = event.get(_CLOSED[kind], {})
+            if attributes.get("startedEventId"):
+                self.closed_after_start += 1
+            if kind == "ActivityTaskCompleted":
+                self.done += 1
+            else:
+                self.failed += 1
+
+    def text(self) -> str:
+        return f"running {self.running}, failed {self.failed}"
+
+
+_CLOSED = {
+    "ActivityTaskCompleted": "activityTaskCompletedEventAttributes",
+    "ActivityTaskFailed": "activityTaskFailedEventAttributes",
+    "ActivityTaskTimedOut": "activityTaskTimedOutEventAttributes",
+    "ActivityTaskCanceled": "activityTaskCanceledEventAttributes",
+}
+
+
+def new_events(swf: Any, domain: str, execution: dict[str, str], after: int) -> list[dict[str, Any]]:
+    """Events with an id above `after`, oldest first."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"domain": domain, "execution": execution, "reverseOrder": True}
+    while True:
+        page = swf.get_workflow_execution_history(**params)
+        for event in page["events"]:
+            if event["eventId"] <= after:
+                found.reverse()
+                return found
+            found.append(event)
+        token = page.get("nextPageToken")
+        if not token:
+            found.reverse()
+            return found
+        params["nextPageToken"] = token
+
+
+class ProgressLine:
+    """A tqdm line on stderr, refreshed from a thread until `close`."""
+
+    def __init__(self, swf: Any, domain: str, execution: dict[str, str], stream: TextIO | None = None) -> None:
+        self._swf = swf
+        self._domain = domain
+        self._execution = execution
+        self._stream = stream or sys.stderr
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="pipeflow-progress", daemon=True)
+        self.counts = StepCounts()
+        self._bar: Any = None
+
+    def start(self) -> ProgressLine:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, unit="step", desc="steps", file=self._stream, leave=True, dynamic_ncols=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(INTERVAL):
+            self.refresh()
+
+    def refresh(self, draw: bool = True) -> None:
+        """Read the new events and redraw the line."""
+        try:
+            events = new_events(self._swf, self._domain, self._execution, self.counts.last_event)
+        except Exception:  # the engine is closing; the line simply stops moving
+            return
+        for event in events:
+            self.counts.add(event)
+            self.counts.last_event = event["eventId"]
+        bar = self._bar
+        if bar is not None and events:
+            bar.total = self.counts.scheduled
+            bar.n = self.counts.done
+            bar.set_postfix_str(self.counts.text(), refresh=False)
+            if draw:
+                bar.refresh()
+
+    def close(self) -> None:
+        """Stop refreshing, draw the final state, end the line."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.refresh(draw=False)  # closing the bar draws the final state once
+        if self._bar is not None:
+            self._bar.close()

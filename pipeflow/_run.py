@@ -1,0 +1,340 @@
+"""`pf.run` and the commands that run pipelines: the embedded engine, a decider thread, the worker.
+
+There is no shortcut path: `pf.run` starts the embedded SWF-compatible engine
+in this process, a decider loop on a thread and a worker with its process
+pool, submits one execution and waits for it to close, exactly as the same
+pipeline runs on Amazon SWF.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunOutcome", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start", "wait"]
+
+log = logging.getLogger("pipeflow.run")
+
+STATE_DIR = Path(".pipeflow")
+STATE_DB = STATE_DIR / "state.sqlite"
+PAYLOADS = STATE_DIR / "payloads"
+DOMAIN = "pipeflow"
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+DEFAULT: Any = _Default()  # "use ./.pipeflow/payloads", where None means "no store"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A completed run: its ids and its decoded result."""
+
+    workflow_id: str
+    run_id: str
+    result: Any
+
+
+def run(
+    pipeline: Any,
+    input: Any = None,
+    *,
+    store: str | None = DEFAULT,
+    workers: int | None = None,
+    progress: bool = False,
+) -> Any:
+    """Run a pipeline on the embedded engine in this process and return its result.
+
+    Raises `TaskFailed` (step, task, error, run id) when a step fails for good.
+    """
+    return run_embedded(pipeline, input, store=store, workers=workers, progress=progress).result
+
+
+def run_file(loaded: Any, input: Any, *, store: str | None, workers: int | None, progress: bool) -> RunOutcome:
+    """`pipeflow run`: the loaded pipeline on the embedded engine, state kept in ./.pipeflow/."""
+    STATE_DIR.mkdir(exist_ok=True)
+    return run_embedded(
+        loaded.target, input, store=DEFAULT if store is None else store, workers=workers,
+        progress=progress, db=str(STATE_DB), attr=loaded.attr,
+    )
+
+
+def run_embedded(
+    pipeline: Any,
+    input: Any,
+    *,
+    store: str | None = DEFAULT,
+    workers: int | None = None,
+    progress: bool = False,
+    db: str | None = None,
+    attr: str | None = None,
+) -> RunOutcome:
+    """Start engine, decider and worker; submit one execution; wait for it; stop everything.
+
+    `attr` is the attribute a bare canvas was loaded from: it names the workflow type.
+    """
+    from ._pipeline import as_pipeline
+
+    definition = as_pipeline(pipeline, attr=attr)
+    if store is DEFAULT:
+        PAYLOADS.mkdir(parents=True, exist_ok=True)
+        store = str(PAYLOADS.resolve())
+    with _embedded(definition, store=store, workers=workers, db=db) as embedded:
+        swf = embedded.swf
+        workflow_id, run_id = start(swf, DOMAIN, definition, input, store=store)
+        reporter = _progress(swf, workflow_id, run_id) if progress else None
+        try:
+            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, store, check=embedded.check))
+        finally:
+            if reporter is not None:
+                reporter.close()
+
+
+class _Loop(threading.Thread):
+    """A polling loop on a daemon thread that keeps the exception that ended it."""
+
+    def __init__(self, name: str, target: Any, stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_loop = target
+        self._stop_event = stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_loop(self._stop_event)
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            self.error = exc
+            self._stop_event.set()
+
+
+@dataclass
+class _Embedded:
+    """The running pieces of an embedded run."""
+
+    swf: Any
+    loops: list[_Loop]
+
+    def check(self) -> None:
+        """Raise the error that stopped the decider or the worker, if one did."""
+        for loop in self.loops:
+            if loop.error is not None:
+                raise loop.error
+
+
+@contextmanager
+def _embedded(definition: Any, *, store: str | None, workers: int | None, db: str | None) -> Iterator[_Embedded]:
+    from ._loader import tasks_of
+    from .decider import DeciderLoop
+    from .engine import Engine
+    from .worker import Registry, Worker
+
+    registry = Registry.from_tasks(tasks_of(definition))
+    # A task with its own task_list is scheduled there: one worker per list.
+    lists = [definition.task_list] + sorted(
+        {t.task_list for t in registry.tasks.values() if t.task_list} - {definition.task_list}
+    )
+    # The pools start first, so they fork before this process runs threads of its own.
+    list_workers = [Worker(None, DOMAIN, name, registry, processes=workers, store=store) for name in lists]
+    for worker in list_workers:
+        worker.start()
+    stop = threading.Event()
+    loops: list[_Loop] = []
+    engine = None
+    try:
+        engine = Engine(db=db)
+        swf = engine.client()
+        register(swf, DOMAIN, definition)
+        decider = DeciderLoop(swf, DOMAIN, definition.task_list, [definition])
+        loops = [_Loop("pipeflow-decider", decider.run, stop)]
+        for worker in list_workers:
+            worker.swf = swf
+            # Once the run has closed nothing held is worth waiting for: a short drain.
+            loops.append(_Loop(f"pipeflow-worker-{worker.task_list}", functools.partial(worker.run, drain_timeout=2.0), stop))
+        for loop in loops:
+            loop.start()
+        yield _Embedded(swf, loops)
+    finally:
+        stop.set()
+        if engine is not None:
+            engine.close()  # wakes the long polls so the loops see `stop`
+        for loop in loops:
+            loop.join(timeout=30)
+        for worker in list_workers:
+            worker.close()
+
+
+def register(swf: Any, domain: str, definition: Any) -> None:
+    """Register the domain (if new), the pipeline's workflow type and its activity types."""
+    from ._pipeline import register as register_types
+
+    register_types(swf, domain, definition)
+
+
+def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | None) -> tuple[str, str]:
+    """Start one execution of the pipeline; returns (workflow id, run id)."""
+    from ._pipeline import start_execution
+
+    workflow_id = f"{definition.name}-{uuid.uuid4().hex[:12]}"
+    run_id = start_execution(swf, domain, definition, workflow_id, input, store=store)
+    return workflow_id, run_id
+
+
+def wait(
+    swf: Any, domain: str, workflow_id: str, run_id: str, store: str | None, *, check: Any = None
+) -> Any:
+    """Wait for an execution to close; return its decoded result or raise its failure."""
+    from . import _wire
+
+    execution = {"workflowId": workflow_id, "runId": run_id}
+    delay = 0.002
+    while True:
+        if check is not None:
+            check()
+        info = swf.describe_workflow_execution(domain=domain, execution=execution)["executionInfo"]
+        if info["executionStatus"] == "CLOSED":
+            break
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+    page = swf.get_workflow_execution_history(
+        domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
+    )
+    return _wire.decode_close_event(page["events"][0], run_id=run_id, store=store)
+
+
+def _progress(swf: Any, workflow_id: str, run_id: str) -> Any:
+    from ._progress import ProgressLine
+
+    return ProgressLine(swf, DOMAIN, {"workflowId": workflow_id, "runId": run_id}).start()
+
+
+def result_json(value: Any) -> str:
+    """A result as JSON for stdout: DataFrames as lists of records, other objects as their str()."""
+    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    module = type(value).__module__
+    if module.startswith("pandas"):
+        if hasattr(value, "to_json"):
+            orient = "records" if hasattr(value, "columns") else "split"
+            return json.loads(value.to_json(orient=orient, date_format="iso"))
+    if module.startswith("numpy") and hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+# -- long-running commands against an SWF endpoint ---------------------------------
+
+
+def _swf_client(endpoint_url: str | None, region: str | None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # A long poll holds the request up to 60 s; botocore's default read timeout is exactly 60 s.
+    config = Config(read_timeout=75, connect_timeout=10, retries={"mode": "standard", "max_attempts": 5})
+    return boto3.client("swf", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+
+
+@contextmanager
+def _until_signalled() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM; a second signal exits at once."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("stopping after the tasks in progress (signal again to exit now)")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def serve_worker(
+    targets: list[str],
+    *,
+    domain: str,
+    task_list: str | None,
+    processes: int | None,
+    endpoint_url: str | None,
+    region: str | None,
+    store: str | None,
+) -> None:
+    """`pipeflow worker`: run the tasks of the given files against an SWF endpoint until signalled."""
+    from ._loader import load_targets, tasks_of
+    from .worker import Registry, Worker
+
+    loaded = [item for target in targets for item in load_targets(target)]
+    registry = Registry.from_tasks(task for item in loaded for task in tasks_of(item.target))
+    swf = _swf_client(endpoint_url, region)
+    # A task with its own task_list is scheduled there, the others on their pipeline's list.
+    lists = {task_list} if task_list else (
+        {_definition(item).task_list for item in loaded} | {t.task_list for t in registry.tasks.values() if t.task_list}
+    )
+    with _until_signalled() as stop:
+        workers = [Worker(swf, domain, name, registry, processes=processes, store=store) for name in sorted(lists)]
+        loops = [_Loop(f"pipeflow-worker-{w.task_list}", w.run, stop) for w in workers]
+        for loop in loops:
+            loop.start()
+        while any(loop.is_alive() for loop in loops):
+            for loop in loops:
+                loop.join(timeout=0.5)
+        for loop in loops:
+            if loop.error is not None:
+                raise loop.error
+
+
+def serve_decider(
+    targets: list[str], *, domain: str, task_list: str | None, endpoint_url: str | None, region: str | None
+) -> None:
+    """`pipeflow decider`: decide the executions of the given pipelines until signalled."""
+    from ._loader import load_targets
+
+    # The files first: a mistake in them is the likeliest error and the one to report.
+    definitions = [_definition(item) for target in targets for item in load_targets(target)]
+    from .decider import DeciderLoop
+
+    swf = _swf_client(endpoint_url, region)
+    lists = {task_list} if task_list else {d.task_list for d in definitions}
+    with _until_signalled() as stop:
+        loops = [_Loop(f"pipeflow-decider-{name}", DeciderLoop(swf, domain, name, definitions).run, stop)
+                 for name in sorted(lists)]
+        for loop in loops:
+            loop.start()
+        # A decider holds no state worth waiting for: on a signal it leaves at once, and a
+        # decision task its long poll may still receive times out and goes to another decider.
+        while not stop.wait(0.5):
+            pass
+        for loop in loops:
+            if loop.error is not None:
+                raise loop.error
+
+
+def _definition(loaded: Any) -> Any:
+    """The Pipeline of a loaded target (a bare canvas is named after its file and attribute)."""
+    from ._pipeline import as_pipeline
+
+    return as_pipeline(loaded.target, attr=loaded.attr)

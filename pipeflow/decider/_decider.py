@@ -1,0 +1,179 @@
+"""`Decider`: a poll response in, the decisions out; replayed state cached per open run."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+import converters
+
+from .. import _wire
+from .._errors import PipelineError
+from .._pipeline import Pipeline, as_pipeline
+from .history import NondeterminismError, RunState
+from .plan import Leaf
+
+__all__ = ["Decider"]
+
+log = logging.getLogger("pipeflow.decider")
+
+MAX_OPEN = 1000  # open activities per execution (SWF quota); also open timers
+MAX_REQUEST = 900_000  # characters of decisions per response, under SWF's 1 MB request
+
+
+class Decider:
+    """Decides the executions of the given pipelines, keyed by workflow type (name, version)."""
+
+    def __init__(self, pipelines: Iterable[Any], *, max_runs: int = 1000, max_open: int = MAX_OPEN,
+                 max_request: int = MAX_REQUEST) -> None:
+        self.pipelines: dict[tuple[str, str], Pipeline] = {}
+        for obj in pipelines:
+            p = as_pipeline(obj)
+            self.pipelines[(p.name, p.version)] = p
+        self.max_runs = max_runs
+        self.max_open = max_open
+        self.max_request = max_request
+        self._runs: OrderedDict[str, RunState] = OrderedDict()
+        self._args: dict[tuple[int, str | None], tuple[list[str], dict[str, str]]] = {}
+
+    def last_event_id(self, run_id: str) -> int:
+        """The last event applied for a cached run (0 when the run is not cached)."""
+        state = self._runs.get(run_id)
+        return state.last_event_id if state is not None else 0
+
+    def forget(self, run_id: str) -> None:
+        """Drop a run's cached state (the next decision task replays its full history)."""
+        self._runs.pop(run_id, None)
+
+    def decide(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+        """The decisions for one decision task (`events` may hold only the events after the cached ones).
+
+        Raises on a bug in the decider (the caller fails the decision task); a nondeterministic
+        history fails the execution with a reason saying so.
+        """
+        run_id = task["workflowExecution"]["runId"]
+        wtype = task["workflowType"]
+        pipeline = self.pipelines.get((wtype["name"], wtype["version"]))
+        if pipeline is None:
+            raise PipelineError(f"this decider does not know the workflow type {wtype['name']} v{wtype['version']}")
+        state = self._runs.pop(run_id, None)
+        if state is None:
+            state = RunState(pipeline, run_id)
+        try:
+            state.apply(task["events"])
+            decisions = self._decisions(state)
+        except NondeterminismError as exc:
+            log.error("nondeterministic history in run %s: %s", run_id, exc)
+            return [_fail(f"NondeterminismError: {exc}", {"type": "NondeterminismError", "message": str(exc)})]
+        # A run whose state may be half-applied is not cached (an exception leaves before this line).
+        if not state.closed and not _closes(decisions):
+            self._runs[run_id] = state
+            while len(self._runs) > self.max_runs:
+                self._runs.popitem(last=False)
+        return decisions
+
+    # -- building decisions ---------------------------------------------------------------
+
+    def _decisions(self, state: RunState) -> list[dict[str, Any]]:
+        plan = state.plan
+        if state.closed:
+            return []
+        if state.fatal is not None:
+            reason, failure = state.fatal
+            return [_fail(reason, failure)]
+        if state.cancel_requested:
+            return [{"decisionType": "CancelWorkflowExecution", "cancelWorkflowExecutionDecisionAttributes": {}}]
+        if plan.finished:
+            if plan.failure is not None:
+                return [_fail(_reason(plan.failure), plan.failure)]
+            try:
+                result = _wire.encode_workflow_result(plan.result, state.store)
+            except converters.ConverterError as exc:
+                return [_fail(f"the result cannot be stored: {exc}", {"type": type(exc).__name__, "message": str(exc)})]
+            return [{"decisionType": "CompleteWorkflowExecution",
+                     "completeWorkflowExecutionDecisionAttributes": {"result": result}}]
+        decisions: list[dict[str, Any]] = []
+        budget = self.max_request
+        room = self.max_open - len(state.open)
+        for leaf in plan.ready.values():
+            if room <= 0:
+                break
+            try:
+                decision = self._schedule(state, leaf)
+            except (converters.ConverterError, PipelineError) as exc:
+                doc = {"type": type(exc).__name__, "message": str(exc), "step": leaf.path,
+                       "task": leaf.task.name, "attempt": leaf.attempt}
+                return [_fail(_reason(doc), doc)]
+            size = len(decision["scheduleActivityTaskDecisionAttributes"]["input"]) + 400
+            if size > budget and decisions:
+                break  # the rest goes in the next decision task
+            budget -= size
+            room -= 1
+            decisions.append(decision)
+        timer_room = self.max_open - len(state.open_timers)
+        for timer_id, (_leaf, delay) in plan.timers.items():
+            if timer_room <= 0 or budget < 200:
+                break
+            timer_room -= 1
+            budget -= 200
+            decisions.append({"decisionType": "StartTimer", "startTimerDecisionAttributes": {
+                "timerId": timer_id, "startToFireTimeout": str(delay)}})
+        return decisions
+
+    def _schedule(self, state: RunState, leaf: Leaf) -> dict[str, Any]:
+        task = leaf.task
+        signature = leaf.signature
+        args: list[str] = []
+        kwargs: dict[str, str] = {}
+        if signature is not None and (signature.args or signature.kwargs):
+            key = (id(signature), state.store)
+            if key not in self._args:
+                codec = task.converter or "auto"
+
+                def dump(value: Any) -> str:
+                    return converters.dumps(value, codec=codec, store=state.store,
+                                            threshold=_wire.LIMIT - 1024, what="argument")
+
+                self._args[key] = ([dump(a) for a in signature.args], {k: dump(v) for k, v in signature.kwargs})
+            args, kwargs = self._args[key]
+        piped = None if signature is not None and signature.immutable else leaf.input
+        activity_input = _wire.encode_activity_input(
+            step=leaf.path, attempt=leaf.attempt, task=task.name, store=state.store, piped=piped,
+            args=args, kwargs=kwargs,
+        )
+        activity_id = leaf.activity_id
+        if len(activity_id) > 256:
+            raise PipelineError(f"step path too long for an SWF activity id ({len(activity_id)} > 256 chars)")
+        return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
+            "activityType": {"name": task.name, "version": task.version},
+            "activityId": activity_id,
+            "input": activity_input,
+            "taskList": {"name": task.task_list or state.pipeline.task_list},
+            "startToCloseTimeout": _seconds(task.timeout),
+            "heartbeatTimeout": _seconds(task.heartbeat),
+            "scheduleToStartTimeout": "NONE",
+            "scheduleToCloseTimeout": "NONE",
+        }}
+
+
+def _seconds(value: float | None) -> str:
+    if not value:
+        return "NONE"
+    return str(max(1, int(-(-value // 1))))
+
+
+def _reason(failure: dict[str, Any]) -> str:
+    where = f"step {failure.get('step')} task {failure.get('task')}: " if failure.get("step") else ""
+    return f"{where}{failure.get('type', 'Error')}: {failure.get('message', '')}"[:256]
+
+
+def _fail(reason: str, doc: dict[str, Any]) -> dict[str, Any]:
+    return {"decisionType": "FailWorkflowExecution", "failWorkflowExecutionDecisionAttributes": {
+        "reason": reason[:256], "details": _wire.failure_details(doc)}}
+
+
+def _closes(decisions: list[dict[str, Any]]) -> bool:
+    return bool(decisions) and decisions[-1]["decisionType"] in (
+        "CompleteWorkflowExecution", "FailWorkflowExecution", "CancelWorkflowExecution")

@@ -1,0 +1,184 @@
+"""One execution's history, applied event by event (one linear pass) to its plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from .. import _wire
+from .._errors import PipelineError
+from .._pipeline import Pipeline
+from .plan import Leaf, Plan, Tree
+
+__all__ = ["NondeterminismError", "RunState"]
+
+
+class NondeterminismError(PipelineError):
+    """The history does not match the pipeline's canvas (the code changed under a running execution)."""
+
+
+class RunState:
+    """The replayed state of one execution; `apply()` each new event once, in order."""
+
+    def __init__(self, pipeline: Pipeline, run_id: str) -> None:
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.last_event_id = 0
+        self.store: str | None = None
+        self.plan = Plan(expand_items=self._expand, backoff=self._backoff)
+        self.open: dict[int, Leaf] = {}  # scheduledEventId -> leaf
+        self.open_timers: dict[str, Leaf] = {}
+        self.cancel_requested = False
+        self.fatal: tuple[str, dict[str, Any]] | None = None  # (reason, failure) that fail the run at once
+        self.closed = False
+        self._handlers = {
+            "WorkflowExecutionStarted": self._started,
+            "ActivityTaskScheduled": self._scheduled,
+            "ActivityTaskCompleted": self._completed,
+            "ActivityTaskFailed": self._failed,
+            "ActivityTaskTimedOut": self._timed_out,
+            "ActivityTaskCanceled": self._canceled,
+            "ScheduleActivityTaskFailed": self._schedule_failed,
+            "TimerStarted": self._timer_started,
+            "TimerFired": self._timer_fired,
+            "StartTimerFailed": self._timer_failed,
+            "WorkflowExecutionCancelRequested": self._cancel_requested,
+        }
+        for kind in ("WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionCanceled",
+                     "WorkflowExecutionTerminated", "WorkflowExecutionTimedOut", "WorkflowExecutionContinuedAsNew"):
+            self._handlers[kind] = self._closed
+
+    def apply(self, events: list[dict[str, Any]]) -> None:
+        """Apply the events newer than the last one applied."""
+        handlers = self._handlers
+        last = self.last_event_id
+        for event in events:
+            event_id = event["eventId"]
+            if event_id <= last:
+                continue
+            if event_id != last + 1:
+                raise ValueError(f"history gap: event {event_id} after {last}")
+            last = event_id
+            handler = handlers.get(event["eventType"])
+            if handler is not None:
+                handler(event)
+        self.last_event_id = last
+
+    # -- hooks for the plan ---------------------------------------------------------------
+
+    def _expand(self, value: Tree, path: str) -> list[Tree]:
+        try:
+            return _wire.expand_tree(value, self.store)
+        except Exception as exc:  # the previous step's result is not iterable: that step's user error
+            self.fatal = (
+                f"step {path}: map input is not a list: {type(exc).__name__}: {exc}"[:256],
+                {"type": type(exc).__name__, "message": f"map input is not a list: {exc}", "step": path},
+            )
+            return []
+
+    def _backoff(self, leaf: Leaf) -> int:
+        """Whole seconds before the next attempt: exponential from retry_delay, jitter seeded by the run id."""
+        base = float(leaf.task.retry_delay)
+        if base <= 0:
+            return 0
+        seed = hashlib.sha256(f"{self.run_id}/{leaf.path}/{leaf.attempt}".encode()).digest()
+        jitter = 1 + 0.25 * int.from_bytes(seed[:8], "big") / 2**64
+        return max(1, int(math.ceil(base * 2 ** (leaf.attempt - 1) * jitter)))
+
+    # -- event handlers -------------------------------------------------------------------
+
+    def _started(self, event: dict[str, Any]) -> None:
+        text = event["workflowExecutionStartedEventAttributes"].get("input")
+        try:
+            envelope, self.store = _wire.decode_workflow_input(text)
+        except (ValueError, KeyError, TypeError) as exc:  # started by hand with an input not made by pipeflow
+            message = f"the workflow input is not a pipeflow input document ({type(exc).__name__}: {exc})"
+            self.fatal = (message[:256], {"type": "InputError", "message": message})
+            return
+        self.plan.start(self.pipeline.canvas, "", None, 0, envelope)
+
+    def _scheduled(self, event: dict[str, Any]) -> None:
+        attrs = event["activityTaskScheduledEventAttributes"]
+        activity_id = attrs["activityId"]
+        leaf = self.plan.ready.pop(activity_id, None)
+        if leaf is None:
+            raise NondeterminismError(
+                f"the history schedules activity {activity_id} ({attrs['activityType']['name']}) which the "
+                f"pipeline {self.pipeline.name} does not run at that point"
+            )
+        if attrs["activityType"]["name"] != leaf.task.name:
+            raise NondeterminismError(
+                f"activity {activity_id} is {attrs['activityType']['name']} in the history but "
+                f"{leaf.task.name} in the pipeline {self.pipeline.name}"
+            )
+        self.open[event["eventId"]] = leaf
+
+    def _completed(self, event: dict[str, Any]) -> None:
+        attrs = event["activityTaskCompletedEventAttributes"]
+        self.open.pop(attrs["scheduledEventId"]).done(attrs.get("result") or _NONE)
+
+    def _failed(self, event: dict[str, Any]) -> None:
+        attrs = event["activityTaskFailedEventAttributes"]
+        leaf = self.open.pop(attrs["scheduledEventId"])
+        failure = _failure_doc(attrs.get("reason"), attrs.get("details"))
+        leaf.attempt_failed(_context(failure, leaf))
+
+    def _timed_out(self, event: dict[str, Any]) -> None:
+        attrs = event["activityTaskTimedOutEventAttributes"]
+        leaf = self.open.pop(attrs["scheduledEventId"])
+        kind = attrs.get("timeoutType", "START_TO_CLOSE")
+        failure = {"type": "ActivityTaskTimedOut", "message": f"the task timed out ({kind})", "traceback": None}
+        leaf.attempt_failed(_context(failure, leaf))
+
+    def _canceled(self, event: dict[str, Any]) -> None:
+        leaf = self.open.pop(event["activityTaskCanceledEventAttributes"]["scheduledEventId"])
+        leaf.failed(_context({"type": "ActivityTaskCanceled", "message": "the task was canceled"}, leaf))
+
+    def _schedule_failed(self, event: dict[str, Any]) -> None:
+        attrs = event["scheduleActivityTaskFailedEventAttributes"]
+        if attrs.get("cause") in ("OPEN_ACTIVITIES_LIMIT_EXCEEDED", "ACTIVITY_CREATION_RATE_EXCEEDED"):
+            return  # still ready: scheduled again by the next decision
+        message = f"SWF refused to schedule activity {attrs['activityId']}: {attrs.get('cause')}"
+        self.fatal = (message[:256], {"type": "ScheduleActivityTaskFailed", "message": message})
+
+    def _timer_started(self, event: dict[str, Any]) -> None:
+        timer_id = event["timerStartedEventAttributes"]["timerId"]
+        entry = self.plan.timers.pop(timer_id, None)
+        if entry is None:
+            raise NondeterminismError(f"the history starts timer {timer_id} which the pipeline does not start")
+        self.open_timers[timer_id] = entry[0]
+
+    def _timer_fired(self, event: dict[str, Any]) -> None:
+        self.open_timers.pop(event["timerFiredEventAttributes"]["timerId"]).next_attempt()
+
+    def _timer_failed(self, event: dict[str, Any]) -> None:
+        attrs = event["startTimerFailedEventAttributes"]
+        message = f"SWF refused to start timer {attrs['timerId']}: {attrs.get('cause')}"
+        self.fatal = (message[:256], {"type": "StartTimerFailed", "message": message})
+
+    def _cancel_requested(self, event: dict[str, Any]) -> None:
+        self.cancel_requested = True
+
+    def _closed(self, event: dict[str, Any]) -> None:
+        self.closed = True
+
+
+_NONE = "json/1:null"
+
+
+def _failure_doc(reason: str | None, details: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(details) if details else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        kind, _, message = (reason or "Error: the task failed").partition(": ")
+        doc = {"type": kind, "message": message or details or "", "traceback": details}
+    return doc
+
+
+def _context(failure: dict[str, Any], leaf: Leaf) -> dict[str, Any]:
+    """The failure with the step, task and attempt the decider knows for sure."""
+    return {**failure, "step": leaf.path, "task": leaf.task.name, "attempt": leaf.attempt}

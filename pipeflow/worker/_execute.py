@@ -1,0 +1,53 @@
+"""Run one activity in a worker process and turn the outcome into SWF's answer.
+
+The input and result formats belong to `pipeflow._wire`; this module only
+calls the task and decides what a failure says.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from .._errors import WorkerError
+from ._registry import Registry
+
+__all__ = ["died_failure", "execute", "unknown_type_failure"]
+
+
+def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[Any]:
+    """Decode the input, call the task, encode the result: `["ok", result]` or `["fail", reason, details]`."""
+    from .. import _wire
+
+    try:
+        args, kwargs = _wire.decode_activity_input(data, store=store)
+    except Exception as exc:  # any decoding problem is this task's failure, reported with context
+        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input")]
+    try:
+        value = task.fn(*args, **kwargs)
+    except (Exception, SystemExit) as exc:  # the user's task raised: that is its result
+        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id)]
+    try:
+        return ["ok", _wire.encode_result(value, task=task, store=store)]
+    except Exception as exc:  # a result that cannot cross SWF fails the task with that message
+        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="encoding the result")]
+
+
+def unknown_type_failure(name: str, version: str, activity_id: str, registry: Registry) -> tuple[str, str]:
+    """The answer to an activity type this worker was not started with."""
+    from .. import _wire
+
+    error = WorkerError(
+        f"unknown activity type {name!r} version {version!r}: this worker runs only the tasks of the "
+        f"pipeline files it was started with ({registry.describe()}); start a worker with the file "
+        "that defines it"
+    )
+    return _wire.encode_failure(error, task=SimpleNamespace(name=name), activity_id=activity_id)
+
+
+def died_failure(task: Any, activity_id: str, how: str) -> tuple[str, str]:
+    """The answer for a task whose worker process died while running it."""
+    from .. import _wire
+
+    error = WorkerError(f"the worker process running this task died ({how}); out of memory is a common cause")
+    return _wire.encode_failure(error, task=task, activity_id=activity_id)

@@ -1,0 +1,267 @@
+"""The worker's polling loop: poll activity tasks, run them in the pool, answer SWF.
+
+Threads in the parent process (the caller of `run` waits for `stop` and watches the pool):
+- the pollers (`pollers`, default 1): PollForActivityTask while there is room;
+- the pool's dispatch thread: hands jobs to children, receives results and
+  answers RespondActivityTaskCompleted / Failed;
+- the heartbeat thread: RecordActivityTaskHeartbeat for every task held, on
+  time for its heartbeat timeout, carrying the details the task reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ._child import Execute
+from ._context import fit_details
+from ._execute import died_failure, unknown_type_failure
+from ._execute import execute as run_activity
+from ._pool import Job, Pool
+from ._registry import Registry
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("pipeflow.worker")
+
+IDLE_BEAT = 30.0  # seconds between heartbeats of a task without a heartbeat timeout
+MIN_DETAILS_GAP = 1.0  # at most one heartbeat a second per task for new details
+SHORT_TASK = 0.05  # tasks shorter than this (seconds, on average) are prefetched
+PREFETCH = 32  # tasks held per process when they are short
+
+
+@dataclass
+class _Held:
+    """An activity task this worker has started and not yet answered."""
+
+    token: str
+    activity_id: str
+    task: Any
+    interval: float
+    started: float
+    last_beat: float
+    details: str | None = None
+    dirty: bool = False
+
+
+class Worker:
+    """Runs the activity tasks of one task list with the tasks of its registry."""
+
+    def __init__(
+        self,
+        swf: Any,
+        domain: str,
+        task_list: str,
+        registry: Registry,
+        *,
+        processes: int | None = None,
+        identity: str | None = None,
+        store: str | None = None,
+        start_method: str | None = None,
+        execute: Execute = run_activity,
+        pollers: int = 1,
+    ) -> None:
+        self.swf = swf
+        self.pollers = pollers  # concurrent PollForActivityTask calls: more hide network latency
+        self.domain = domain
+        self.task_list = task_list
+        self.registry = registry
+        self.processes = processes or os.cpu_count() or 1
+        self.identity = (identity or f"{socket.gethostname()}:{os.getpid()}")[:256]
+        self.store = store
+        self._start_method = start_method
+        self._execute = execute
+        self._held: dict[int, _Held] = {}
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1)
+        self._mean_duration = 1.0  # assume long tasks until some are measured
+        self._pool: Pool | None = None
+        self._crash: BaseException | None = None
+        self._polling = 0  # polls in flight, each may bring one task
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker processes; `run` does it if not done before."""
+        if self._pool is None:
+            self._pool = Pool(
+                self.registry,
+                self.processes,
+                on_done=self._done,
+                on_beat=self._beat,
+                store=self.store,
+                start_method=self._start_method,
+                execute=self._execute,
+            )
+            self._pool.start()
+
+    def run(self, stop: threading.Event, *, drain_timeout: float = 300.0) -> None:
+        """Poll and run tasks until `stop` is set, then finish the tasks already started.
+
+        Raises WorkerError when the worker processes cannot load the tasks.
+        """
+        self.start()
+        assert self._pool is not None
+        try:
+            self._pool.wait_ready()
+            beats = threading.Thread(target=self._heartbeats, args=(stop,), name="pipeflow-heartbeat", daemon=True)
+            beats.start()
+            for n in range(self.pollers):
+                poller = threading.Thread(target=self._polling_thread, args=(stop,), name=f"pipeflow-poller-{n}", daemon=True)
+                poller.start()
+            while not stop.wait(0.5):
+                self._pool.check()
+                if self._crash is not None:
+                    raise self._crash
+            # A poll still in flight may return a task after this; it is not run and
+            # times out on SWF's side, as with any worker that goes away.
+            deadline = time.monotonic() + drain_timeout
+            with self._cond:
+                while self._held and time.monotonic() < deadline:
+                    self._cond.wait(0.1)
+        finally:
+            # Tasks still held now are abandoned (SWF times them out): no point waiting for them.
+            self.close(timeout=0.0 if self._held else 10.0)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the worker processes, killing those still busy after `timeout` seconds."""
+        if self._pool is not None:
+            self._pool.stop(timeout)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the worker processes (for tests and diagnostics)."""
+        return self._pool.pids if self._pool is not None else []
+
+    # -- polling --------------------------------------------------------------
+
+    def _limit(self) -> int:
+        # Short tasks are prefetched so children never wait on a round trip;
+        # long ones are not, so other workers can take them.
+        return self.processes * (PREFETCH if self._mean_duration < SHORT_TASK else 1)
+
+    def _polling_thread(self, stop: threading.Event) -> None:
+        try:
+            self._poll_loop(stop)
+        except BaseException as exc:  # a bug here must stop the worker, not leave it silently idle
+            self._crash = exc
+
+    def _poll_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            with self._cond:
+                while len(self._held) + self._polling >= self._limit() and not stop.is_set():
+                    self._cond.wait(0.5)
+                self._polling += 1
+            try:
+                if stop.is_set():
+                    return
+                try:
+                    task = self.swf.poll_for_activity_task(
+                        domain=self.domain, taskList={"name": self.task_list}, identity=self.identity
+                    )
+                except Exception as exc:  # network or service error: log, back off, poll again
+                    if not stop.is_set():
+                        log.warning("PollForActivityTask failed: %s", exc)
+                        stop.wait(1.0)
+                    continue
+                if task.get("taskToken"):
+                    self._accept(task)
+            finally:
+                with self._cond:
+                    self._polling -= 1
+
+    def _accept(self, task: dict[str, Any]) -> None:
+        kind = task["activityType"]
+        definition = self.registry.get(kind["name"], kind["version"])
+        if definition is None:
+            reason, details = unknown_type_failure(kind["name"], kind["version"], task["activityId"], self.registry)
+            self._respond_failed(task["taskToken"], reason, details)
+            return
+        heartbeat = getattr(definition, "heartbeat", None)
+        now = time.monotonic()
+        job_id = next(self._ids)
+        held = _Held(
+            token=task["taskToken"],
+            activity_id=task["activityId"],
+            task=definition,
+            interval=heartbeat / 3 if heartbeat else IDLE_BEAT,
+            started=now,
+            last_beat=now,
+        )
+        with self._cond:
+            self._held[job_id] = held
+        assert self._pool is not None
+        self._pool.submit(Job(job_id, kind["name"], kind["version"], task["activityId"], task.get("input", "")))
+
+    # -- results (called on the pool's thread) --------------------------------
+
+    def _done(self, job_id: int, outcome: list[Any]) -> None:
+        with self._cond:
+            held = self._held.pop(job_id)
+            duration = time.monotonic() - held.started
+            self._mean_duration = 0.8 * self._mean_duration + 0.2 * duration
+            if len(self._held) + self._polling + 1 >= self._limit() or not self._held:
+                self._cond.notify_all()  # only a poller waiting for room (or a drain) cares
+        if outcome[0] == "ok":
+            try:
+                self.swf.respond_activity_task_completed(taskToken=held.token, result=outcome[1])
+            except Exception as exc:  # e.g. the task timed out meanwhile: SWF has moved on
+                log.warning("RespondActivityTaskCompleted for %s failed: %s", held.activity_id, exc)
+        elif outcome[0] == "fail":
+            self._respond_failed(held.token, outcome[1], outcome[2])
+        else:  # "died": the process running it is gone
+            reason, details = died_failure(held.task, held.activity_id, outcome[1])
+            self._respond_failed(held.token, reason, details)
+
+    def _respond_failed(self, token: str, reason: str, details: str) -> None:
+        try:
+            self.swf.respond_activity_task_failed(taskToken=token, reason=reason[:256], details=details)
+        except Exception as exc:  # e.g. the task timed out meanwhile: SWF has moved on
+            log.warning("RespondActivityTaskFailed failed: %s", exc)
+
+    def _beat(self, job_id: int, details: str | None) -> None:
+        with self._cond:
+            held = self._held.get(job_id)
+            if held is not None:
+                held.details = fit_details(details)
+                held.dirty = True
+
+    # -- heartbeats -----------------------------------------------------------
+
+    def _heartbeats(self, stop: threading.Event) -> None:
+        while True:
+            with self._cond:
+                if stop.is_set() and not self._held:
+                    return
+                now = time.monotonic()
+                due = [
+                    held
+                    for held in self._held.values()
+                    if now - held.last_beat >= held.interval
+                    or (held.dirty and now - held.last_beat >= min(MIN_DETAILS_GAP, held.interval))
+                ]
+                beats = [(held.token, held.details) for held in due]
+                for held in due:
+                    held.last_beat, held.dirty = now, False
+                tick = min((h.interval for h in self._held.values()), default=1.0)
+            for token, details in beats:
+                self._send_beat(token, details)
+            time.sleep(min(max(tick / 4, 0.05), 1.0))
+
+    def _send_beat(self, token: str, details: str | None) -> None:
+        params: dict[str, Any] = {"taskToken": token}
+        if details is not None:
+            params["details"] = details
+        try:
+            answer = self.swf.record_activity_task_heartbeat(**params)
+        except Exception as exc:  # the task may have timed out or closed: nothing to keep alive
+            log.debug("RecordActivityTaskHeartbeat failed: %s", exc)
+            return
+        if answer.get("cancelRequested"):
+            log.info("cancel requested for a running task; it runs to its end")
