@@ -149,9 +149,10 @@ def encode_result(value: Any, task: Any = None, store: str | None = None) -> str
 
 
 def encode_failure(
-    exc: BaseException, task: Any = None, activity_id: str | None = None, stage: str | None = None
+    exc: BaseException, task: Any = None, activity_id: str | None = None, stage: str | None = None,
+    store: Any = None,
 ) -> tuple[str, str]:
-    """`(reason, details)` for RespondActivityTaskFailed."""
+    """`(reason, details)` for RespondActivityTaskFailed; long details go to `store` when there is one."""
     step, attempt = parse_activity_id(activity_id) if activity_id and "#" in activity_id else (None, None)
     message = str(exc)
     if stage:
@@ -164,14 +165,22 @@ def encode_failure(
         "step": step,
         "attempt": attempt,
     }
-    return f"{doc['type']}: {message}"[:REASON_LIMIT], failure_details(doc)
+    return f"{doc['type']}: {message}"[:REASON_LIMIT], failure_details(doc, store)
 
 
-def failure_details(doc: dict[str, Any]) -> str:
-    """Failure details as JSON within the field limit: a long message and traceback keep their tails."""
+def failure_details(doc: dict[str, Any], store: Any = None) -> str:
+    """Failure details within the field limit: offloaded whole to `store` when long, else cut.
+
+    Without a store, a long message and traceback keep their tails (where the error is).
+    """
     text = _json(doc)
     if len(text) <= LIMIT:
         return text
+    if store is not None:
+        try:
+            return _fit(text, store, "failure details")
+        except converters.ConverterError:
+            pass  # the store is unreachable: a cut traceback beats losing the failure
     doc = dict(doc, message=_tail(str(doc.get("message") or ""), 8_000))
     traceback_text = str(doc.get("traceback") or "")
     room = LIMIT - len(_json(dict(doc, traceback=""))) - 64
@@ -195,7 +204,18 @@ def decode_failure(details: str | None, store: str | None = None) -> dict[str, A
         doc = _unfit(details, store)
     except ValueError:
         return {"message": details}
-    return doc if isinstance(doc, dict) else {"message": details}
+    if not isinstance(doc, dict):
+        return {"message": details}
+    ref = doc.get("details_ref")
+    if isinstance(ref, str) and converters.is_reference(ref):
+        # The decider passed the worker's offloaded details through: read them now.
+        try:
+            full = converters.loads(ref, store=store)
+        except converters.ConverterError:
+            return doc  # the store is gone: what the decider knew is still worth reporting
+        if isinstance(full, dict):
+            return {**full, **{k: v for k, v in doc.items() if k in ("step", "task", "attempt") and v is not None}}
+    return doc
 
 
 def failure_error(doc: dict[str, Any], run_id: str | None = None) -> TaskFailed:

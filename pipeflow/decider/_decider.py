@@ -82,12 +82,12 @@ class Decider:
             return []
         if state.fatal is not None:
             reason, failure = state.fatal
-            return [_fail(reason, failure)]
+            return [_fail(reason, failure, state.store)]
         if state.cancel_requested:
             return [{"decisionType": "CancelWorkflowExecution", "cancelWorkflowExecutionDecisionAttributes": {}}]
         if plan.finished:
             if plan.failure is not None:
-                return [_fail(_reason(plan.failure), plan.failure)]
+                return [_fail(_reason(plan.failure), plan.failure, state.store)]
             try:
                 result = _wire.encode_workflow_result(plan.result, state.store)
             except converters.ConverterError as exc:
@@ -105,7 +105,7 @@ class Decider:
             except (converters.ConverterError, PipelineError) as exc:
                 doc = {"type": type(exc).__name__, "message": str(exc), "step": leaf.path,
                        "task": leaf.task.name, "attempt": leaf.attempt}
-                return [_fail(_reason(doc), doc)]
+                return [_fail(_reason(doc), doc, state.store)]
             size = len(decision["scheduleActivityTaskDecisionAttributes"]["input"]) + 400
             if size > budget and decisions:
                 break  # the rest goes in the next decision task
@@ -169,9 +169,9 @@ def _reason(failure: dict[str, Any]) -> str:
     return f"{where}{failure.get('type', 'Error')}: {failure.get('message', '')}"[:256]
 
 
-def _fail(reason: str, doc: dict[str, Any]) -> dict[str, Any]:
+def _fail(reason: str, doc: dict[str, Any], store: str | None = None) -> dict[str, Any]:
     return {"decisionType": "FailWorkflowExecution", "failWorkflowExecutionDecisionAttributes": {
-        "reason": reason[:256], "details": _wire.failure_details(doc)}}
+        "reason": reason[:256], "details": _wire.failure_details(doc, store)}}
 
 
 def _closes(decisions: list[dict[str, Any]]) -> bool:

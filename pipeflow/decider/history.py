@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+import converters
+
 from .. import _wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline
@@ -169,6 +171,11 @@ _NONE = "json/1:null"
 
 
 def _failure_doc(reason: str | None, details: str | None) -> dict[str, Any]:
+    if details and converters.is_reference(details):
+        # Offloaded by the worker: passed through unread (no I/O while replaying); the
+        # client reads it when it reports the failure.
+        kind, _, message = (reason or "Error: the task failed").partition(": ")
+        return {"type": kind, "message": message, "traceback": None, "details_ref": details}
     try:
         doc = json.loads(details) if details else None
     except ValueError:

@@ -22,15 +22,17 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
     try:
         args, kwargs = _wire.decode_activity_input(data, store=store)
     except Exception as exc:  # any decoding problem is this task's failure, reported with context
-        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input")]
+        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input",
+                                                   store=store)]
     try:
         value = task.fn(*args, **kwargs)
     except (Exception, SystemExit) as exc:  # the user's task raised: that is its result
-        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id)]
+        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)]
     try:
         return ["ok", _wire.encode_result(value, task=task, store=store)]
     except Exception as exc:  # a result that cannot cross SWF fails the task with that message
-        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="encoding the result")]
+        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="encoding the result",
+                                                   store=store)]
 
 
 def unknown_type_failure(name: str, version: str, activity_id: str, registry: Registry) -> tuple[str, str]:

@@ -41,6 +41,17 @@ def test_a_failure_names_step_task_and_error() -> None:
     assert "raise ValueError" in (error.remote_traceback or "")
 
 
+def test_long_failure_details_are_offloaded_not_cut(tmp_path: Path) -> None:
+    store = tmp_path / "payloads"
+    with pytest.raises(pf.TaskFailed) as info:
+        pf.run(pf.chain(arith.boom_long), input=1, workers=1, store=str(store))
+    error = info.value
+    text = str(error)
+    assert "start of a long message" in text and text.endswith("end of a long message")
+    assert "raise ValueError" in (error.remote_traceback or "")
+    assert any(store.iterdir()), "the details went to the store"
+
+
 def test_return_exceptions_puts_the_error_in_its_slot() -> None:
     members = pf.group(arith.inc, arith.boom, arith.inc, return_exceptions=True)
     result = pf.run(members, input=1, workers=1)

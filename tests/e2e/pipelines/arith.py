@@ -84,3 +84,9 @@ chain100 = pf.chain(*[inc] * 100)  # from 0 gives 100
 group100 = pf.chain(pf.group(*[inc.si(i) for i in range(100)]), total)  # inc over 0..99 sums to 5050
 both = pf.group(chain100, group100)  # [100, 5050]
 map100 = pf.chain(pf.map(inc), total)  # over range(100): 5050
+
+
+@pf.task
+def boom_long(x: Any) -> Any:
+    """A failure whose message alone is over SWF's 32,768-character details limit."""
+    raise ValueError("start of a long message " + "x" * 40_000 + " end of a long message")
