@@ -126,7 +126,7 @@ class _Protocol:
     """SWF's JSON 1.0 protocol, routed by botocore's SWF service model."""
 
     def __init__(self, engine: SupportsCall) -> None:
-        import botocore.session  # type: ignore[import-untyped]
+        import botocore.session
 
         model = botocore.session.get_session().get_service_model("swf")
         self._engine = engine

@@ -11,6 +11,7 @@ child -> parent   ["ready", pid]  |  ["fatal", message]
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -24,6 +25,11 @@ from ._context import reporting_to
 from ._registry import Registry, TaskRef
 
 __all__ = ["Execute", "child_main", "pack", "unpack"]
+
+
+def _beat(send: Callable[[list[Any]], None], job: int, details: Any) -> None:
+    """Send a task's heartbeat details to the parent, tagged with its job."""
+    send(["beat", job, details])
 
 
 def pack(message: list[Any]) -> bytes:
@@ -67,7 +73,7 @@ def child_main(conn: Connection, source: Registry | list[TaskRef], store: str | 
             return
         for job, name, version, activity_id, data in message[1]:
             task = registry.get(name, version)
-            reporting_to(lambda details, job=job: send(["beat", job, details]))
+            reporting_to(functools.partial(_beat, send, job))
             try:
                 outcome = execute(task, activity_id, data, store)
             finally:

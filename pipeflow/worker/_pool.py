@@ -85,7 +85,7 @@ class Pool:
         self._store = store
         self._execute = execute  # a module-level function: spawned children import it
         method = start_method or _default_method(registry)
-        self._ctx = multiprocessing.get_context(method)
+        self._ctx: Any = multiprocessing.get_context(method)  # typeshed's BaseContext lacks Process
         self._source: Registry | list[Any] = registry.refs() if method == "spawn" else registry
         self._queue: collections.deque[Job] = collections.deque()
         self._lock = threading.Lock()
