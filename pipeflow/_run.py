@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunOutcome", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start", "wait"]
+__all__ = [
+    "RunOutcome", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start", "wait",
+]
 
 log = logging.getLogger("pipeflow.run")
 
@@ -193,7 +195,8 @@ def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | No
 
 
 def wait(
-    swf: Any, domain: str, workflow_id: str, run_id: str, store: str | None, *, check: Any = None
+    swf: Any, domain: str, workflow_id: str, run_id: str, store: str | None, *, check: Any = None,
+    max_delay: float = 0.05,
 ) -> Any:
     """Wait for an execution to close; return its decoded result or raise its failure."""
     from . import _wire
@@ -207,17 +210,17 @@ def wait(
         if info["executionStatus"] == "CLOSED":
             break
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.05)
+        delay = min(delay * 1.5, max_delay)
     page = swf.get_workflow_execution_history(
         domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
     )
     return _wire.decode_close_event(page["events"][0], run_id=run_id, store=store)
 
 
-def _progress(swf: Any, workflow_id: str, run_id: str) -> Any:
+def _progress(swf: Any, workflow_id: str, run_id: str, domain: str = DOMAIN) -> Any:
     from ._progress import ProgressLine
 
-    return ProgressLine(swf, DOMAIN, {"workflowId": workflow_id, "runId": run_id}).start()
+    return ProgressLine(swf, domain, {"workflowId": workflow_id, "runId": run_id}).start()
 
 
 def result_json(value: Any) -> str:
@@ -246,12 +249,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def _swf_client(endpoint_url: str | None, region: str | None) -> Any:
-    import boto3
-    from botocore.config import Config
+    from ._aws import swf_client
 
-    # A long poll holds the request up to 60 s; botocore's default read timeout is exactly 60 s.
-    config = Config(read_timeout=75, connect_timeout=10, retries={"mode": "standard", "max_attempts": 5})
-    return boto3.client("swf", endpoint_url=endpoint_url, region_name=region or "us-east-1", config=config)
+    return swf_client(endpoint_url=endpoint_url, region=region)
 
 
 @contextmanager

@@ -85,6 +85,14 @@ def _store_uri(store: str | None, s3_bucket: str | None) -> str | None:
     return store or None
 
 
+def _local_payloads() -> str:
+    """./.pipeflow/payloads, created, as an absolute path."""
+    from ._run import PAYLOADS
+
+    PAYLOADS.mkdir(parents=True, exist_ok=True)
+    return str(PAYLOADS.resolve())
+
+
 @cli.command()
 @click.argument("target", metavar="FILE[:ATTR]")
 @click.option("--input", "input_json", metavar="JSON", help="The pipeline's input, as JSON.")
@@ -96,9 +104,11 @@ def _store_uri(store: str | None, s3_bucket: str | None) -> str | None:
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
 @click.option("--backend", type=click.Choice(["embedded", "swf"]), default="embedded", show_default=True,
               help="Where the run executes.")
-@click.option("--domain", help="SWF domain (--backend swf).")
-@click.option("--region", help="AWS region (--backend swf).")
-@click.option("--endpoint-url", help="SWF endpoint (--backend swf).")
+@click.option("--domain", help="SWF domain (--backend swf; registered if new).")
+@click.option("--region", help="AWS region (--backend swf) [default: AWS_REGION, the profile's].")
+@click.option("--endpoint-url", help="SWF endpoint (--backend swf) [default: AWS_ENDPOINT_URL_SWF, Amazon's].")
+@click.option("--no-local-workers", is_flag=True,
+              help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
 @click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
 def run(
@@ -112,6 +122,7 @@ def run(
     domain: str | None,
     region: str | None,
     endpoint_url: str | None,
+    no_local_workers: bool,
     as_json: bool,
     no_progress: bool,
 ) -> None:
@@ -119,14 +130,25 @@ def run(
     from ._loader import load_pipeline
     from ._run import result_json, run_file
 
-    if backend == "swf":
-        raise click.UsageError(
-            "--backend swf is not available yet; `pipeflow run` runs on the embedded engine "
-            "(--backend embedded, the default)"
-        )
+    if backend == "swf" and not domain:
+        raise click.UsageError("--backend swf needs --domain D (the SWF domain to run in; registered if new)")
+    if backend == "embedded" and (domain or region or endpoint_url or no_local_workers):
+        raise click.UsageError("--domain, --region, --endpoint-url and --no-local-workers go with --backend swf")
     value = _parse_input(input_json, input_file)
     loaded = load_pipeline(target)
-    outcome = run_file(loaded, value, store=_store_uri(store, s3_bucket), workers=workers, progress=not no_progress)
+    store_uri = _store_uri(store, s3_bucket)
+    if backend == "swf":
+        from ._run_swf import run_swf
+
+        assert domain is not None
+        # Local workers can share ./.pipeflow/payloads; workers elsewhere could not read it.
+        outcome = run_swf(
+            loaded, value, domain=domain, endpoint_url=endpoint_url, region=region,
+            store=store_uri if store_uri or no_local_workers else _local_payloads(),
+            workers=workers, local_workers=not no_local_workers, progress=not no_progress,
+        )
+    else:
+        outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
     if as_json:
         click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
                                 "status": "COMPLETED", "result": outcome.result}))

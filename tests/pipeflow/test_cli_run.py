@@ -90,12 +90,6 @@ def test_input_file_that_does_not_exist(capsys: pytest.CaptureFixture[str], pipe
     assert "nowhere.json" in err
 
 
-def test_swf_backend_is_not_there_yet(capsys: pytest.CaptureFixture[str], pipeline_file: Path) -> None:
-    code, _, err = invoke(capsys, str(pipeline_file), "--backend", "swf")
-    assert code == 2
-    assert "--backend swf is not available yet" in err
-
-
 @pytest.mark.slow
 def test_success_prints_only_the_result(capsys: pytest.CaptureFixture[str], pipeline_file: Path) -> None:
     code, out, _ = invoke(capsys, str(pipeline_file), "--input", "5", "--no-progress", "--workers", "1")

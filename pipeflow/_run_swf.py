@@ -1,0 +1,155 @@
+"""`pipeflow run --backend swf`: one run on Amazon SWF (or any SWF endpoint), decided and worked from here.
+
+The same pieces as the embedded run, pointed at a real endpoint: the types are
+registered (idempotently), the execution is started, a decider loop runs on a
+thread and, unless told otherwise, a worker with its process pool runs the
+activities; workers and deciders elsewhere on the domain may share the work.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ._errors import EngineError, PipelineError
+from ._run import RunOutcome, _definition, _Embedded, _Loop, _progress, register, start, wait
+
+__all__ = ["check_registration", "run_swf"]
+
+WAIT_MAX_DELAY = 1.0  # seconds between DescribeWorkflowExecution calls: SWF throttles chatty clients
+_DEPRECATED = ("TypeDeprecatedFault", "DomainDeprecatedFault")
+
+
+def run_swf(
+    loaded: Any,
+    input: Any,
+    *,
+    domain: str,
+    endpoint_url: str | None,
+    region: str | None,
+    store: str | None,
+    workers: int | None,
+    local_workers: bool = True,
+    progress: bool = False,
+) -> RunOutcome:
+    """Register, start, decide (and work) one execution on an SWF endpoint; return its RunOutcome."""
+    from ._aws import swf_client
+
+    definition = _definition(loaded)
+    # With local workers the run gets task lists of its own: a long poll left open by an earlier
+    # `pipeflow run` (its process gone, SWF unaware) can then never swallow this run's tasks.
+    # Without, the steps go to the pipeline's list, where `pipeflow worker`s elsewhere poll.
+    running = _own_task_list(definition) if local_workers else definition
+    with _service_errors(domain):
+        swf = swf_client(endpoint_url=endpoint_url, region=region)
+
+        def prepare() -> None:
+            register(swf, domain, definition)
+            check_registration(swf, domain, definition)
+
+        with _local(swf, domain, running, prepare, store=store, workers=workers if local_workers else 0) as check:
+            workflow_id, run_id = start(swf, domain, running, input, store=store)
+            reporter = _progress(swf, workflow_id, run_id, domain) if progress else None
+            try:
+                result = wait(swf, domain, workflow_id, run_id, store, check=check, max_delay=WAIT_MAX_DELAY)
+            finally:
+                if reporter is not None:
+                    reporter.close()
+            return RunOutcome(workflow_id, run_id, result)
+
+
+def _own_task_list(definition: Any) -> Any:
+    """The pipeline with a task list for this run only (tasks with their own task_list keep it)."""
+    from ._pipeline import Pipeline
+
+    # SWF allows 256 characters; the suffix keeps the pipeline's name readable in the console.
+    name = f"{definition.task_list[:200]}.run-{uuid.uuid4().hex[:12]}"
+    return Pipeline(definition.canvas, definition.name, definition.version, definition.input_converter,
+                    definition.timeout, task_list=name)
+
+
+def check_registration(swf: Any, domain: str, definition: Any) -> None:
+    """Raise PipelineError when the domain, the workflow type or an activity type is deprecated.
+
+    Registering an existing type succeeds whatever its status, so a deprecated one
+    would only show later as runs that never start or steps that are never scheduled.
+    """
+    from .canvas import iter_tasks
+
+    if swf.describe_domain(name=domain)["domainInfo"].get("status") == "DEPRECATED":
+        raise PipelineError(f"the SWF domain {domain!r} is deprecated; use another --domain")
+    kinds = [("workflow", swf.describe_workflow_type, "workflowType", definition.name, definition.version)]
+    kinds += [("activity", swf.describe_activity_type, "activityType", t.name, t.version) for t in iter_tasks(definition.canvas)]
+    for kind, describe, key, name, version in kinds:
+        info = describe(domain=domain, **{key: {"name": name, "version": version}})["typeInfo"]
+        if info.get("status") == "DEPRECATED":
+            where = "the pipeline's version (Pipeline(..., version=...))" if kind == "workflow" else \
+                "the task's version (@pf.task(version=...))"
+            raise PipelineError(
+                f"the {kind} type {name!r} version {version!r} is deprecated in SWF domain {domain!r}; "
+                f"a deprecated type cannot be used again: bump {where}"
+            )
+
+
+@contextmanager
+def _local(
+    swf: Any, domain: str, definition: Any, prepare: Callable[[], None], *, store: str | None, workers: int | None
+) -> Iterator[Any]:
+    """Run the decider loop (and the workers, unless workers == 0) until the block ends; yields a check().
+
+    `prepare` (the registration) runs after the worker pools have forked and before any loop polls.
+    """
+    from ._loader import tasks_of
+    from .decider import DeciderLoop
+    from .worker import Registry, Worker
+
+    registry = Registry.from_tasks(tasks_of(definition))
+    lists = [definition.task_list] + sorted(
+        {t.task_list for t in registry.tasks.values() if t.task_list} - {definition.task_list}
+    )
+    local = [] if workers == 0 else [
+        Worker(swf, domain, name, registry, processes=workers, store=store) for name in lists
+    ]
+    for worker in local:
+        worker.start()  # the pools fork before this process runs threads of its own
+    stop = threading.Event()
+    decider = _Loop("pipeflow-decider", DeciderLoop(swf, domain, definition.task_list, [definition]).run, stop)
+    loops = [decider] + [_Loop(f"pipeflow-worker-{w.task_list}", w.run, stop) for w in local]
+    try:
+        prepare()
+        for loop in loops:
+            loop.start()
+        yield _Embedded(swf, loops).check
+    finally:
+        stop.set()
+        # Worker loops return once the held tasks are done; their pollers and the decider's
+        # long poll cannot be woken on a remote endpoint, so those daemon threads are left
+        # behind: anything they receive later times out on SWF's side and is retried.
+        for loop in loops[1:]:
+            if loop.ident is not None:  # started
+                loop.join(timeout=30)
+        for worker in local:
+            worker.close()
+
+
+@contextmanager
+def _service_errors(domain: str) -> Iterator[None]:
+    """botocore's errors as pipeflow's: EngineError (exit 4), deprecated types as PipelineError (exit 2)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ._aws import error_code
+
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        operation = getattr(exc, "operation_name", "a call")
+        message = exc.response.get("Error", {}).get("Message") or str(exc)
+        if code in _DEPRECATED:
+            raise PipelineError(f"SWF refused {operation} in domain {domain!r}: {code}: {message}") from None
+        raise EngineError(f"SWF refused {operation} in domain {domain!r}: {code}: {message}", code=code) from None
+    except BotoCoreError as exc:
+        raise EngineError(f"cannot reach SWF: {exc}") from None
