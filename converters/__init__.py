@@ -18,7 +18,7 @@ from ._msgpack import MsgpackCodec
 from ._pandas import PandasCodec
 from ._reference import Reference, is_reference, payload_size
 from ._s3 import S3Store
-from ._store import MemoryStore, Store, open_store
+from ._store import MemoryStore, ObjectInfo, Store, open_store
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -32,6 +32,7 @@ __all__ = [
     "LocalStore",
     "MemoryStore",
     "MsgpackCodec",
+    "ObjectInfo",
     "PandasCodec",
     "PayloadTooLarge",
     "Reference",

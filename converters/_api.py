@@ -83,7 +83,8 @@ def dumps(
 
 def _fetch(ref: Reference, store: StoreLike | None) -> memoryview:
     if store is not None:
-        source = open_store(store)
+        # Confined to the root: a run's scope reads what its workflow's other scopes wrote (its input).
+        source = open_store(store).root
         key = source.key_for(ref.uri)
         if key is None:
             raise StoreError(f"the reference points to {ref.uri}, outside the store {source.uri}")
@@ -130,7 +131,8 @@ def loads(data: str, store: StoreLike | None = None) -> Any:
     """Decode what `dumps` produced, fetching and verifying a reference's object.
 
     A reference carries its object's full URI, so no store is needed; given one,
-    the reference must lie inside it and is read through it.
+    the reference must lie inside its root (a scoped store's unscoped ancestor)
+    and is read through it.
     """
     if not isinstance(data, str):
         raise DecodeError(f"expected an encoded str, not {type(data).__name__}")

@@ -7,14 +7,17 @@ boto3, botocore and smart_open are imported when a store is constructed, never a
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
 from ._errors import StoreError
-from ._store import CHUNK, Store, check_key, check_part
+from ._store import CHUNK, ObjectInfo, Store, check_key, check_part, check_prefix, is_key
 
 __all__ = ["S3Store"]
+
+LIST_PAGE = 1000  # keys per ListObjectsV2 page (S3's maximum)
+DELETE_BATCH = 1000  # keys per DeleteObjects request (S3's maximum)
 
 
 def _make_client(endpoint_url: str | None, region: str | None) -> Any:
@@ -98,4 +101,51 @@ class S3Store(Store):
 
     def child(self, *parts: str) -> S3Store:
         prefix = "/".join([p for p in (self.prefix, *map(check_part, parts)) if p])
-        return S3Store(f"s3://{self.bucket}/{prefix}", client=self.client)
+        return self._under(S3Store(f"s3://{self.bucket}/{prefix}", client=self.client))
+
+    def walk(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """The objects under the prefix, a ListObjectsV2 page at a time, in key order.
+
+        Keys the store could not have written (an empty, `.` or `..` segment, a trailing
+        `/` folder marker) are skipped.
+        """
+        base = f"{self.prefix}/" if self.prefix else ""
+        params = {"Bucket": self.bucket, "Prefix": base + check_prefix(prefix), "MaxKeys": LIST_PAGE}
+        while True:
+            with _translate("list", self.uri):
+                page = self.client.list_objects_v2(**params)
+            for item in page.get("Contents", ()):
+                key = item["Key"][len(base) :]
+                if is_key(key):
+                    yield ObjectInfo(key, int(item["Size"]), item["LastModified"].timestamp())
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            params["ContinuationToken"] = token
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """DeleteObjects in batches; S3 counts a key that was already gone as deleted."""
+        removed = 0
+        batch: list[str] = []
+        for key in keys:
+            batch.append(self._key(key))
+            if len(batch) == DELETE_BATCH:
+                removed += self._delete(batch)
+                batch = []
+        if batch:
+            removed += self._delete(batch)
+        return removed
+
+    def _delete(self, batch: list[str]) -> int:
+        with _translate("delete from", self.uri):
+            answer = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+            )
+        errors = answer.get("Errors") or []
+        if errors:
+            first = errors[0]
+            raise StoreError(
+                f"cannot delete s3://{self.bucket}/{first.get('Key')}: {first.get('Code')} {first.get('Message', '')}".rstrip()
+                + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+            )
+        return len(batch)

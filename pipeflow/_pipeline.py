@@ -8,7 +8,7 @@ from typing import Any
 
 from ._errors import PipelineError
 from .canvas import Canvas, Chain, Group, Map, Step, chain, children, iter_tasks
-from .task import Signature, Task
+from .task import Signature, Task, check_swf_name
 
 __all__ = ["Pipeline", "as_pipeline", "register", "start_execution"]
 
@@ -42,7 +42,11 @@ class Pipeline:
             raise PipelineError(f"Pipeline() needs a task or a canvas, got {canvas!r}")
         # The root is always a chain so that every step has a non-empty path.
         root = canvas if isinstance(canvas, Chain) else chain(canvas)
-        name = name or default_pipeline_name(root, None)
+        name = check_swf_name(name or default_pipeline_name(root, None), "the pipeline name",
+                              "pass Pipeline(..., name=...)")
+        check_swf_name(version, f"pipeline {name}: the version", "pass Pipeline(..., version='2')")
+        if task_list is not None:
+            check_swf_name(task_list, f"pipeline {name}: the task list", "pass another Pipeline(..., task_list=...)")
         object.__setattr__(self, "canvas", root)
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "version", str(version))
@@ -117,14 +121,17 @@ def register(swf: Any, domain: str, pipeline: Pipeline) -> None:
 def start_execution(
     swf: Any, domain: str, pipeline: Pipeline, workflow_id: str, input: Any, store: str | None = None
 ) -> str:
-    """Start one execution; returns its run id."""
-    from ._wire import encode_workflow_input
+    """Start one execution; returns its run id. With a store, its folder gets a manifest first."""
+    from ._wire import encode_workflow_input, write_manifest
 
+    workflow_type = {"name": pipeline.name, "version": pipeline.version}
+    if store is not None:
+        write_manifest(store, domain=domain, workflow_id=workflow_id, workflow_type=workflow_type)
     response = swf.start_workflow_execution(
         domain=domain, workflowId=workflow_id,
-        workflowType={"name": pipeline.name, "version": pipeline.version},
+        workflowType=workflow_type,
         taskList={"name": pipeline.task_list},
-        input=encode_workflow_input(input, store, codec=pipeline.input_converter),
+        input=encode_workflow_input(input, store, codec=pipeline.input_converter, workflow_id=workflow_id),
         executionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
         taskStartToCloseTimeout=DECISION_TIMEOUT, childPolicy="TERMINATE",
     )

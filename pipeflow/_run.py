@@ -189,7 +189,7 @@ def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | No
     """Start one execution of the pipeline; returns (workflow id, run id)."""
     from ._pipeline import start_execution
 
-    workflow_id = f"{definition.name}-{uuid.uuid4().hex[:12]}"
+    workflow_id = f"{definition.name[:243]}-{uuid.uuid4().hex[:12]}"  # SWF: at most 256 characters
     run_id = start_execution(swf, domain, definition, workflow_id, input, store=store)
     return workflow_id, run_id
 
@@ -254,16 +254,21 @@ def _swf_client(endpoint_url: str | None, region: str | None) -> Any:
     return swf_client(endpoint_url=endpoint_url, region=region)
 
 
+# How long a stopping process waits for a poll in flight: what the poll brings is handed back
+# (worker) or answered (decider) rather than left to time out. SWF holds a poll up to 60 s.
+POLL_WAIT = 65.0
+DEFAULT_GRACE = 60.0  # seconds a stopping worker lets its running tasks finish
+
+
 @contextmanager
 def _until_signalled() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM; a second signal exits at once."""
+    """An event set by SIGINT or SIGTERM; a second signal raises KeyboardInterrupt (exit 130)."""
     stop = threading.Event()
 
     def handler(signum: int, frame: Any) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        log.warning("stopping after the tasks in progress (signal again to exit now)")
-        stop.set()
+        stop.set()  # the waiting thread logs what it waits for (logging in a handler can deadlock)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -271,6 +276,21 @@ def _until_signalled() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _join(loops: list[_Loop], deadline: float | None = None) -> None:
+    """Wait for the loops to end (or the deadline to pass), waking often enough to see a signal."""
+    while any(loop.is_alive() for loop in loops):
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        for loop in loops:
+            loop.join(timeout=0.2)
+
+
+def _raise_error(loops: list[_Loop]) -> None:
+    for loop in loops:
+        if loop.error is not None:
+            raise loop.error
 
 
 def serve_worker(
@@ -282,8 +302,18 @@ def serve_worker(
     endpoint_url: str | None,
     region: str | None,
     store: str | None,
+    grace: float = DEFAULT_GRACE,
+    poll_wait: float = POLL_WAIT,
 ) -> None:
-    """`pipeflow worker`: run the tasks of the given files against an SWF endpoint until signalled."""
+    """`pipeflow worker`: run the tasks of the given files against an SWF endpoint until signalled.
+
+    On SIGTERM or SIGINT no new poll starts; tasks not started are handed back at once (the
+    decider schedules them again without spending a retry), as is whatever a poll in flight
+    brings; running tasks finish and are reported, or after `grace` seconds are killed and
+    handed back. A second signal exits at once.
+    """
+    import os
+
     from ._loader import load_targets, tasks_of
     from .worker import Registry, Worker
 
@@ -296,21 +326,45 @@ def serve_worker(
     )
     with _until_signalled() as stop:
         workers = [Worker(swf, domain, name, registry, processes=processes, store=store) for name in sorted(lists)]
-        loops = [_Loop(f"pipeflow-worker-{w.task_list}", w.run, stop) for w in workers]
-        for loop in loops:
-            loop.start()
-        while any(loop.is_alive() for loop in loops):
+        loops = [
+            _Loop(f"pipeflow-worker-{w.task_list}", functools.partial(w.run, drain_timeout=grace, poll_wait=poll_wait),
+                  stop)
+            for w in workers
+        ]
+        try:
             for loop in loops:
-                loop.join(timeout=0.5)
-        for loop in loops:
-            if loop.error is not None:
-                raise loop.error
+                loop.start()
+            while not stop.wait(0.2):
+                pass
+            if not any(loop.error for loop in loops):
+                held, polls = (sum(counts) for counts in zip(*(w.waiting_for() for w in workers)))
+                log.warning(
+                    "stopping (signal again to exit now): waiting for %d task(s) in hand (up to %gs, then handed "
+                    "back) and %d poll(s) in flight (up to %gs); tasks not started are handed back",
+                    held, grace, polls, poll_wait,
+                )
+            _join(loops)
+        except KeyboardInterrupt:
+            # The second signal: leave now. Kill the pools' processes (they ignore SIGTERM, which
+            # would hang multiprocessing's exit); the tasks they held time out on SWF's side.
+            for pid in (pid for w in workers for pid in w.pids):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            raise
+        _raise_error(loops)
 
 
 def serve_decider(
-    targets: list[str], *, domain: str, task_list: str | None, endpoint_url: str | None, region: str | None
+    targets: list[str], *, domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
+    poll_wait: float = POLL_WAIT,
 ) -> None:
-    """`pipeflow decider`: decide the executions of the given pipelines until signalled."""
+    """`pipeflow decider`: decide the executions of the given pipelines until signalled.
+
+    On SIGTERM or SIGINT it finishes the decision task in hand and answers what its poll in
+    flight brings (up to `poll_wait` seconds), then returns. A second signal exits at once.
+    """
     from ._loader import load_targets
 
     # The files first: a mistake in them is the likeliest error and the one to report.
@@ -324,13 +378,14 @@ def serve_decider(
                  for name in sorted(lists)]
         for loop in loops:
             loop.start()
-        # A decider holds no state worth waiting for: on a signal it leaves at once, and a
-        # decision task its long poll may still receive times out and goes to another decider.
-        while not stop.wait(0.5):
+        while not stop.wait(0.2):
             pass
-        for loop in loops:
-            if loop.error is not None:
-                raise loop.error
+        if not any(loop.error for loop in loops):
+            log.warning("stopping (signal again to exit now): answering the decision task in hand and what "
+                        "the poll in flight brings (up to %gs)", poll_wait)
+        # A decision task left unanswered would wait for its timeout before another decider got it.
+        _join(loops, deadline=time.monotonic() + poll_wait)
+        _raise_error(loops)
 
 
 def _definition(loaded: Any) -> Any:

@@ -24,18 +24,38 @@ __all__ = [
     "decode_tree",
     "encode_activity_input",
     "encode_failure",
+    "encode_handback",
     "encode_result",
     "encode_tree",
     "encode_workflow_input",
     "encode_workflow_result",
     "failure_details",
+    "is_handback",
     "parse_activity_id",
+    "run_key",
+    "run_scope",
+    "write_manifest",
 ]
 
 LIMIT = 32_768
 REASON_LIMIT = 256
 TREE_PREFIX = "tree/1:"
 Tree = Any  # str | list[Tree] | dict[str, Any]
+# RespondActivityTaskFailed's reason when a worker shutting down returns a task it will not run
+# (or could not finish): the decider schedules it again at once, without spending a retry.
+HANDBACK = "pipeflow.handback"
+
+
+def encode_handback(identity: str, why: str) -> tuple[str, str]:
+    """`(reason, details)` handing an activity task back: `why` says what the worker did not do."""
+    message = f"worker {identity} shut down: {why}"
+    doc = {"type": "HandBack", "message": message, "traceback": None, "worker": identity}
+    return f"{HANDBACK}: {message}"[:REASON_LIMIT], _json(doc)
+
+
+def is_handback(reason: str | None) -> bool:
+    """True for the reason of a task handed back by a worker shutting down."""
+    return bool(reason) and (reason == HANDBACK or str(reason).startswith(HANDBACK + ":"))
 
 
 def _json(value: Any) -> str:
@@ -62,12 +82,58 @@ def parse_activity_id(activity_id: str) -> tuple[str, int]:
     return path, int(attempt)
 
 
+# -- where a run's payloads go ----------------------------------------------------------------
+
+
+def run_key(run_id: str) -> str:
+    """A run id as one store path segment: SWF run ids are base64, whose `/` and `+` become `_` and `-`."""
+    return run_id.replace("/", "_").replace("+", "-")
+
+
+def run_scope(root: str | None, workflow_id: str, run_id: str | None = None) -> str | None:
+    """The store URI of one run's payloads, `<root uri>#<workflowId>/<runKey>` (None without a store).
+
+    Without a run id, `<root uri>#<workflowId>/input`: where the starter puts an offloaded
+    pipeline input before SWF gives the run its id. References to anything under the root
+    stay readable from every scope of it.
+    """
+    if root is None:
+        return None
+    base = converters.open_store(root).root.uri
+    return f"{base}#{workflow_id}/{run_key(run_id) if run_id is not None else 'input'}"
+
+
+MANIFEST = "pipeflow-run.json"
+
+
+def write_manifest(root: str, *, domain: str, workflow_id: str, workflow_type: dict[str, str]) -> None:
+    """`<root>/<workflowId>/pipeflow-run.json`: whose folder this is, for `pipeflow gc`.
+
+    Written before the execution starts, so no folder of a started run lacks one.
+    """
+    import time
+
+    doc = {"v": 1, "domain": domain, "workflowId": workflow_id, "workflowType": workflow_type, "created": time.time()}
+    converters.open_store(root).root.child(workflow_id).put(MANIFEST, _json(doc).encode())
+
+
+def same_root(a: str, b: str) -> bool:
+    """True when two store URIs (scoped or not) share one root."""
+    return bool(converters.open_store(a).root.uri == converters.open_store(b).root.uri)
+
+
 # -- workflow input and result ------------------------------------------------------------
 
 
-def encode_workflow_input(value: Any, store: str | None = None, codec: Any = None) -> str:
-    """The StartWorkflowExecution input: the pipeline input as an envelope plus the store URI."""
-    envelope = converters.dumps(value, codec=codec or "auto", store=store, threshold=LIMIT - 1024, what="input")
+def encode_workflow_input(
+    value: Any, store: str | None = None, codec: Any = None, workflow_id: str | None = None
+) -> str:
+    """The StartWorkflowExecution input: the pipeline input as an envelope plus the store's root URI.
+
+    With a workflow id an offloaded input goes under `<root>/<workflowId>/input/`.
+    """
+    target = run_scope(store, workflow_id) if workflow_id is not None else store
+    envelope = converters.dumps(value, codec=codec or "auto", store=target, threshold=LIMIT - 1024, what="input")
     return _json({"v": 1, "input": envelope, "store": store})
 
 
@@ -128,15 +194,28 @@ def encode_activity_input(
     return _fit(_json(doc), store, "activity input")
 
 
-def decode_activity_input(text: str, store: str | None = None) -> tuple[list[Any], dict[str, Any]]:
-    """The worker's side: `(args, kwargs)` to call the task with."""
+def decode_activity_input(
+    text: str, store: str | None = None
+) -> tuple[list[Any], dict[str, Any], str | None]:
+    """The worker's side: `(args, kwargs, store)`: what to call the task with, and where its result goes.
+
+    The run's store (named by the decider, scoped to the run) wins over the worker's own
+    `store`, which serves runs started without one. A worker given a store refuses a run
+    whose store has another root: a history must not send its results elsewhere.
+    """
     doc = _unfit(text, store)
-    store = store if store is not None else doc.get("store")
+    named = doc.get("store")
+    if named is not None and store is not None and not same_root(named, store):
+        raise converters.StoreError(
+            f"the run's store {named.split('#', 1)[0]} is not this worker's store {store.split('#', 1)[0]}; "
+            "start the worker with --store set to the run's store (or without --store)"
+        )
+    store = named if named is not None else store
     args = [converters.loads(a, store=store) for a in doc["args"]]
     kwargs = {k: converters.loads(v, store=store) for k, v in doc["kwargs"].items()}
     if doc.get("piped") is not None:
         args.insert(0, decode_tree(doc["piped"], store))
-    return args, kwargs
+    return args, kwargs, store
 
 
 def encode_result(value: Any, task: Any = None, store: str | None = None) -> str:

@@ -44,13 +44,15 @@ def cli(verbose: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", default=5005, show_default=True, type=int, help="TCP port (0 picks a free one).")
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file for durable state (default: in memory).")
-def server(host: str, port: int, db: str | None) -> None:
+@click.option("--poll-timeout", type=click.FloatRange(min=0.1, max=60.0), default=60.0, hidden=True,
+              help="Seconds a long poll waits for a task (SWF: 60); shorter for tests.")
+def server(host: str, port: int, db: str | None, poll_timeout: float) -> None:
     """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
     # the server uses botocore only to read SWF's model: its debug lines would bury the request log (-vv)
     logging.getLogger("botocore").setLevel(max(logging.getLogger().level, logging.INFO))
     from .engine import serve
 
-    serve(host=host, port=port, db=db)
+    serve(host=host, port=port, db=db, poll_timeout=poll_timeout)
 
 
 def _parse_input(input_json: str | None, input_file: str | None) -> Any:
@@ -164,6 +166,8 @@ def run(
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
 @click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
 @click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI", help="Where large results go.")
+@click.option("--grace", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM, how long running tasks may finish before they are killed and handed back.")
 def worker(
     targets: tuple[str, ...],
     domain: str,
@@ -172,12 +176,17 @@ def worker(
     endpoint_url: str | None,
     region: str | None,
     store: str | None,
+    grace: float,
 ) -> None:
-    """Run the tasks of the given pipeline files until interrupted."""
+    """Run the tasks of the given pipeline files until interrupted.
+
+    On SIGTERM or Ctrl-C: tasks not started are handed back at once (scheduled again, no retry
+    spent), running ones finish (up to --grace seconds), then it exits 0; a second signal exits now.
+    """
     from ._run import serve_worker
 
     serve_worker(list(targets), domain=domain, task_list=task_list, processes=processes,
-                 endpoint_url=endpoint_url, region=region, store=store)
+                 endpoint_url=endpoint_url, region=region, store=store, grace=grace)
 
 
 @cli.command()
@@ -189,10 +198,66 @@ def worker(
 def decider(
     targets: tuple[str, ...], domain: str, task_list: str | None, endpoint_url: str | None, region: str | None
 ) -> None:
-    """Decide the executions of the given pipelines until interrupted."""
+    """Decide the executions of the given pipelines until interrupted.
+
+    On SIGTERM or Ctrl-C it answers the decision task in hand and what its poll in flight brings,
+    then exits 0; a second signal exits now.
+    """
     from ._run import serve_decider
 
     serve_decider(list(targets), domain=domain, task_list=task_list, endpoint_url=endpoint_url, region=region)
+
+
+@cli.command()
+@click.option("--older-than", "older_than", required=True, metavar="AGE",
+              help="Remove the payloads of runs closed longer ago than this: 90s, 30m, 12h, 7d, 2w.")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="The runs' store: s3://bucket/prefix or a directory. [default: ./.pipeflow/payloads]")
+@click.option("--s3-bucket", metavar="BUCKET[/PREFIX]", help="Shorthand for --store s3://BUCKET/PREFIX.")
+@click.option("--backend", type=click.Choice(["embedded", "swf"]), default="embedded", show_default=True,
+              help="Where the runs executed: ./.pipeflow/state.sqlite, or SWF.")
+@click.option("--domain", help="SWF domain (--backend swf).")
+@click.option("--region", help="AWS region (--backend swf) [default: AWS_REGION, the profile's].")
+@click.option("--endpoint-url", help="SWF endpoint (--backend swf) [default: AWS_ENDPOINT_URL_SWF, Amazon's].")
+@click.option("--dry-run", is_flag=True, help="List the run folders that would go, on stdout; remove nothing.")
+def gc(
+    older_than: str,
+    store: str | None,
+    s3_bucket: str | None,
+    backend: str,
+    domain: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    dry_run: bool,
+) -> None:
+    """Remove the offloaded payloads of runs that closed more than --older-than ago.
+
+    Each run's payloads sit in `<store>/<workflowId>/` beside the manifest its starter wrote.
+    Folders of open or recently closed runs, of other domains, or without a manifest are kept.
+    """
+    from ._gc import gc as collect_garbage
+    from ._gc import parse_age
+
+    try:
+        seconds = parse_age(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    store_uri = _store_uri(store, s3_bucket)
+    if store_uri is not None and "#" in store_uri:
+        raise click.UsageError(f"--store {store_uri} names a scope (#...): give the store's root, without '#'")
+    if backend == "swf":
+        if not domain:
+            raise click.UsageError("--backend swf needs --domain D (the SWF domain the runs ran in)")
+        if store_uri is None:
+            raise click.UsageError("--backend swf needs --store URI or --s3-bucket BUCKET[/PREFIX] (where the runs' payloads are)")
+    elif domain or region or endpoint_url:
+        raise click.UsageError("--domain, --region and --endpoint-url go with --backend swf")
+    report = collect_garbage(
+        seconds, store=store_uri, backend=backend, domain=domain, region=region, endpoint_url=endpoint_url,
+        dry_run=dry_run, note=lambda text: click.echo(text, err=True),
+        on_folder=click.echo if dry_run else None,
+    )
+    click.echo(report.summary(older_than.strip(), dry_run=dry_run), err=True)
 
 
 def _error(message: str) -> None:

@@ -10,7 +10,32 @@ from typing import Any, overload
 
 from ._errors import PipelineError
 
-__all__ = ["Signature", "Task", "default_name", "task"]
+__all__ = ["Signature", "Task", "check_swf_name", "default_name", "task"]
+
+_FORBIDDEN = frozenset(":/|") | frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+
+
+def check_swf_name(value: object, what: str, fix: str) -> str:
+    """`value` if SWF accepts it as a name, version, task list or id; else PipelineError naming `what` and `fix`.
+
+    SWF's rule: 1-256 characters, no leading or trailing whitespace, no `:`, `/`, `|` or control
+    characters, and not the literal `arn`.
+    """
+    text = str(value)
+    problem = (
+        "is empty" if not text
+        else f"is {len(text)} characters long (at most 256)" if len(text) > 256
+        else "starts or ends with whitespace" if text != text.strip()
+        else "is the literal 'arn'" if text == "arn"
+        else f"contains {next(c for c in text if c in _FORBIDDEN)!r}" if any(c in _FORBIDDEN for c in text)
+        else None
+    )
+    if problem is not None:
+        raise PipelineError(
+            f"{what} {text[:60]!r} {problem}: SWF names are 1-256 characters without ':', '/', '|' or "
+            f"control characters; {fix}"
+        )
+    return text
 
 
 def default_name(fn: Callable[..., Any]) -> str:
@@ -43,6 +68,10 @@ class Task:
             raise PipelineError(f"task {self.name}: retries must be >= 0, got {self.retries}")
         if self.retry_delay < 0:
             raise PipelineError(f"task {self.name}: retry_delay must be >= 0, got {self.retry_delay}")
+        check_swf_name(self.name, "the task name", "rename it with @pf.task(name=...)")
+        check_swf_name(self.version, f"task {self.name}: the version", "use e.g. @pf.task(version='2')")
+        if self.task_list is not None:
+            check_swf_name(self.task_list, f"task {self.name}: the task list", "pick another @pf.task(task_list=...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

@@ -41,6 +41,7 @@ CONVERTERS_NAMES = {
     "LocalStore",
     "MemoryStore",
     "MsgpackCodec",
+    "ObjectInfo",
     "PandasCodec",
     "PayloadTooLarge",
     "Reference",

@@ -60,7 +60,7 @@ class Decider:
             raise PipelineError(f"this decider does not know the workflow type {wtype['name']} v{wtype['version']}")
         state = self._runs.pop(run_id, None)
         if state is None:
-            state = RunState(pipeline, run_id)
+            state = RunState(pipeline, run_id, task["workflowExecution"]["workflowId"])
         try:
             state.apply(task["events"])
             decisions = self._decisions(state)

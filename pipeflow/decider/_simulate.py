@@ -116,11 +116,11 @@ class Simulation:
 
 def execute(task: Task, activity_id: str, data: str, store: str | None) -> tuple[str, str, str | None]:
     """Run an activity in-process with the worker's wire format."""
-    args, kwargs = _wire.decode_activity_input(data, store=store)
+    args, kwargs, store = _wire.decode_activity_input(data, store=store)
     try:
         value = task.fn(*args, **kwargs)
     except Exception as exc:
-        reason, details = _wire.encode_failure(exc, task=task, activity_id=activity_id)
+        reason, details = _wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)
         return "fail", reason, details
     return "ok", _wire.encode_result(value, task=task, store=store), None
 

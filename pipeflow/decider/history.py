@@ -24,11 +24,12 @@ class NondeterminismError(PipelineError):
 class RunState:
     """The replayed state of one execution; `apply()` each new event once, in order."""
 
-    def __init__(self, pipeline: Pipeline, run_id: str) -> None:
+    def __init__(self, pipeline: Pipeline, run_id: str, workflow_id: str | None = None) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
+        self.workflow_id = workflow_id
         self.last_event_id = 0
-        self.store: str | None = None
+        self.store: str | None = None  # the run's store: its root scoped to <workflowId>/<runKey>
         self.plan = Plan(expand_items=self._expand, backoff=self._backoff)
         self.open: dict[int, Leaf] = {}  # scheduledEventId -> leaf
         self.open_timers: dict[str, Leaf] = {}
@@ -87,17 +88,24 @@ class RunState:
             return 0
         seed = hashlib.sha256(f"{self.run_id}/{leaf.path}/{leaf.attempt}".encode()).digest()
         jitter = 1 + 0.25 * int.from_bytes(seed[:8], "big") / 2**64
-        return max(1, int(math.ceil(base * 2 ** (leaf.attempt - 1) * jitter)))
+        return max(1, int(math.ceil(base * 2 ** (leaf.failures - 1) * jitter)))
 
     # -- event handlers -------------------------------------------------------------------
 
     def _started(self, event: dict[str, Any]) -> None:
         text = event["workflowExecutionStartedEventAttributes"].get("input")
         try:
-            envelope, self.store = _wire.decode_workflow_input(text)
+            envelope, root = _wire.decode_workflow_input(text)
         except (ValueError, KeyError, TypeError) as exc:  # started by hand with an input not made by pipeflow
             message = f"the workflow input is not a pipeflow input document ({type(exc).__name__}: {exc})"
             self.fatal = (message[:256], {"type": "InputError", "message": message})
+            return
+        try:
+            self.store = root if root is None or self.workflow_id is None else \
+                _wire.run_scope(root, self.workflow_id, self.run_id)
+        except converters.ConverterError as exc:  # e.g. a store URI this decider cannot open
+            message = f"the run's store {root!r} cannot be used: {exc}"
+            self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
             return
         self.plan.start(self.pipeline.canvas, "", None, 0, envelope)
 
@@ -125,7 +133,10 @@ class RunState:
         attrs = event["activityTaskFailedEventAttributes"]
         leaf = self.open.pop(attrs["scheduledEventId"])
         failure = _failure_doc(attrs.get("reason"), attrs.get("details"))
-        leaf.attempt_failed(_context(failure, leaf))
+        if _wire.is_handback(attrs.get("reason")):
+            leaf.handed_back(_context(failure, leaf))  # a worker shutting down: again at once, no retry spent
+        else:
+            leaf.attempt_failed(_context(failure, leaf))
 
     def _timed_out(self, event: dict[str, Any]) -> None:
         attrs = event["activityTaskTimedOutEventAttributes"]

@@ -18,6 +18,7 @@ from ..task import Signature, Task
 __all__ = ["Leaf", "Plan", "Tree"]
 
 Tree = Any  # a value tree, see pipeflow._wire
+MAX_HANDBACKS = 100  # hand-backs of one step that spend no retry
 
 
 class Node:
@@ -62,13 +63,14 @@ def _child_path(path: str, part: str | int) -> str:
 class Leaf(Node):
     """One task step: its attempts are SWF activities `<path>#<attempt>`."""
 
-    __slots__ = ("attempt", "input", "signature", "task")
+    __slots__ = ("attempt", "handbacks", "input", "signature", "task")
 
     def __init__(self, plan: Plan, path: str, parent: Node | None, slot: int, step: Task | Signature) -> None:
         super().__init__(plan, path, parent, slot)
         self.task = step.task if isinstance(step, Signature) else step
         self.signature = step if isinstance(step, Signature) else None
         self.attempt = 0
+        self.handbacks = 0  # attempts handed back by workers shutting down: they spend no retry
         self.input: Tree = None
 
     @property
@@ -83,9 +85,25 @@ class Leaf(Node):
         self.attempt += 1
         self.plan.ready[self.activity_id] = self
 
+    @property
+    def failures(self) -> int:
+        """Attempts that failed or timed out so far (the current one included once it has failed)."""
+        return self.attempt - self.handbacks
+
+    def handed_back(self, failure: dict[str, Any]) -> None:
+        """A worker shutting down returned the attempt unrun (or unfinished): a new attempt at once.
+
+        Past MAX_HANDBACKS (workers that keep leaving) it counts as a failed attempt after all.
+        """
+        if self.handbacks >= MAX_HANDBACKS:
+            self.attempt_failed(failure)
+            return
+        self.handbacks += 1
+        self.next_attempt()
+
     def attempt_failed(self, failure: dict[str, Any]) -> None:
         """Retry with backoff while attempts remain, else fail the step."""
-        if self.attempt > self.task.retries:
+        if self.failures > self.task.retries:
             self.failed(failure)
             return
         delay = self.plan.backoff(self)

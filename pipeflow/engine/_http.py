@@ -339,9 +339,12 @@ class EngineServer:
         self.stop()
 
 
-def serve(host: str = "127.0.0.1", port: int = 5005, db: str | None = None) -> None:
-    """Serve a new engine until SIGTERM or SIGINT, then close it so its state is consistent."""
-    engine = Engine(db=db)
+def serve(host: str = "127.0.0.1", port: int = 5005, db: str | None = None, poll_timeout: float = 60.0) -> None:
+    """Serve a new engine until SIGTERM or SIGINT, then close it so its state is consistent.
+
+    `poll_timeout`: seconds a long poll waits for a task (SWF's 60 unless a test wants less).
+    """
+    engine = Engine(db=db, poll_timeout=poll_timeout)
     try:
         server = EngineServer(engine, host, port)
     except OSError as exc:

@@ -4,7 +4,7 @@ Messages are msgpack lists over a `multiprocessing` pipe (never pickle: the
 pipe carries SWF inputs, which come from elsewhere).
 
 parent -> child   ["run", [[job, name, version, activity_id, input], ...]]  |  ["stop"]
-child -> parent   ["ready", pid]  |  ["fatal", message]
+child -> parent   ["ready", pid]  |  ["fatal", message]  |  ["exit"]  (leaving between jobs)
                   ["beat", job, details]                  (pf.heartbeat inside a task)
                   ["done", job, "ok", result]  |  ["done", job, "fail", reason, details]
 """
@@ -32,6 +32,18 @@ def _beat(send: Callable[[list[Any]], None], job: int, details: Any) -> None:
     send(["beat", job, details])
 
 
+def _ignore(signum: int, frame: Any) -> None:
+    """Ctrl-C at the terminal reaches the process group: the parent's business."""
+
+
+def _leave(send: Callable[[list[Any]], None]) -> None:
+    """Tell the parent this child leaves between jobs (after a SIGTERM): its queued jobs never started."""
+    try:
+        send(["exit"])
+    except OSError:
+        pass  # the parent is gone
+
+
 def pack(message: list[Any]) -> bytes:
     return msgpack.packb(message, use_bin_type=True)  # type: ignore[no-any-return]
 
@@ -49,8 +61,14 @@ def child_main(conn: Connection, source: Registry | list[TaskRef], store: str | 
     `execute(task, activity_id, input, store)` runs one job and returns the
     "done" payload: `["ok", result]` or `["fail", reason, details]`.
     """
-    # Ctrl-C reaches the whole process group; the parent decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C reaches the whole process group, and systemd's SIGTERM the whole cgroup: the parent
+    # decides how to stop. SIGINT is ignored; SIGTERM lets the task in hand finish, then the child
+    # leaves (the jobs queued behind it go back to the parent). Handlers, not SIG_IGN, so the
+    # programs a task runs get the default dispositions back.
+    terminated: list[int] = []
+    parent = os.getppid()
+    signal.signal(signal.SIGINT, _ignore)
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
     send_lock = threading.Lock()
 
     def send(message: list[Any]) -> None:
@@ -66,16 +84,25 @@ def child_main(conn: Connection, source: Registry | list[TaskRef], store: str | 
     send(["ready", os.getpid()])
     while True:
         try:
+            while not conn.poll(0.5):  # a SIGTERM while idle is seen within half a second
+                if terminated:
+                    return _leave(send)
+                if os.getppid() != parent:
+                    return  # the parent died (SIGKILL): a forked child holds its pipe end too, so no EOF
+            if terminated:
+                return _leave(send)
             message = unpack(conn.recv_bytes())
         except (EOFError, OSError):
             return  # the parent is gone
         if message[0] == "stop":
             return
-        for job, name, version, activity_id, data in message[1]:
+        for job, name, version, activity_id, data, job_store in message[1]:
+            if terminated:
+                return _leave(send)  # the jobs after the one finished were not started
             task = registry.get(name, version)
             reporting_to(functools.partial(_beat, send, job))
             try:
-                outcome = execute(task, activity_id, data, store)
+                outcome = execute(task, activity_id, data, job_store if job_store is not None else store)
             finally:
                 reporting_to(None)
             send(["done", job, *outcome])

@@ -16,11 +16,14 @@ __all__ = ["died_failure", "execute", "unknown_type_failure"]
 
 
 def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[Any]:
-    """Decode the input, call the task, encode the result: `["ok", result]` or `["fail", reason, details]`."""
+    """Decode the input, call the task, encode the result: `["ok", result]` or `["fail", reason, details]`.
+
+    `store` is the worker's own store scoped to the task's run (or None); the run's store wins.
+    """
     from .. import _wire
 
     try:
-        args, kwargs = _wire.decode_activity_input(data, store=store)
+        args, kwargs, store = _wire.decode_activity_input(data, store=store)
     except Exception as exc:  # any decoding problem is this task's failure, reported with context
         return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input",
                                                    store=store)]

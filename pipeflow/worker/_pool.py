@@ -45,9 +45,10 @@ class Job:
     version: str
     activity_id: str
     input: str
+    store: str | None = None  # the worker's store scoped to the task's run, for runs without one
 
     def message(self) -> list[Any]:
-        return [self.id, self.name, self.version, self.activity_id, self.input]
+        return [self.id, self.name, self.version, self.activity_id, self.input, self.store]
 
 
 @dataclass
@@ -55,6 +56,7 @@ class _Child:
     process: BaseProcess
     conn: Connection
     ready: bool = False
+    leaving: bool = False  # said it exits between jobs: none of its jobs has started
     jobs: collections.deque[Job] = field(default_factory=collections.deque)  # in order; [0] is running
 
 
@@ -95,6 +97,7 @@ class Pool:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._children: list[_Child] = []
         self._stopping = False
+        self._holding = False  # shutting down: queued jobs are returned, none is started
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._failure: str | None = None
@@ -125,6 +128,17 @@ class Pool:
             self._queue.append(job)
         if was_empty:
             self._wake()
+
+    def hold(self) -> list[int]:
+        """Start no more jobs; returns the ids of the queued jobs, which will not run.
+
+        Jobs already handed to a child run on; those queued behind a child that dies from now
+        on are reported done with `["unstarted"]`. Submit nothing after this.
+        """
+        with self._lock:
+            self._holding = True
+            jobs, self._queue = list(self._queue), collections.deque()
+        return [job.id for job in jobs]
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the children (after the job each is running; killed after `timeout`) and the dispatch thread."""
@@ -220,6 +234,8 @@ class Pool:
             self._on_done(job.id, message[2:])
         elif kind == "beat":
             self._on_beat(message[1], message[2])
+        elif kind == "exit":
+            child.leaving = True
         elif kind == "ready":
             child.ready = True
             if all(c.ready for c in self._children):
@@ -237,13 +253,20 @@ class Pool:
         child.process.join()
         code = child.process.exitcode
         self._children.remove(child)
-        if child.jobs:
-            running = child.jobs.popleft()
-            with self._lock:
-                self._queue.extendleft(reversed(child.jobs))  # never started: run them elsewhere
-            self._on_done(running.id, ["died", _describe_exit(code)])
         if self._stopping:
-            return
+            return  # stopped (killed if still busy) by `stop`: its caller answers for the jobs it holds
+        if child.jobs:
+            running = None if child.leaving else child.jobs.popleft()
+            with self._lock:
+                unstarted = list(child.jobs) if self._holding else []
+                if not self._holding:
+                    self._queue.extendleft(reversed(child.jobs))  # never started: run them elsewhere
+            if running is not None:
+                self._on_done(running.id, ["died", _describe_exit(code)])
+            for job in unstarted:
+                self._on_done(job.id, ["unstarted"])
+        if self._holding:
+            return  # no job will start any more: no need for another child
         if not child.ready and self._failure is None:
             self._failure = f"a worker process exited while loading the tasks ({_describe_exit(code)})"
             self._stopping = True
@@ -257,7 +280,7 @@ class Pool:
         if not idle:
             return
         with self._lock:
-            if not self._queue:
+            if not self._queue or self._holding:
                 return
             size = max(1, min(MAX_BATCH, math.ceil(len(self._queue) / len(self._children))))
             batches = []

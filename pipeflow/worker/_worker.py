@@ -6,6 +6,12 @@ Threads in the parent process (the caller of `run` waits for `stop` and watches 
   answers RespondActivityTaskCompleted / Failed;
 - the heartbeat thread: RecordActivityTaskHeartbeat for every task held, on
   time for its heartbeat timeout, carrying the details the task reported.
+
+Shutting down (`stop` set) loses no task: no new poll starts; tasks that are
+not running yet (prefetched, or brought by a poll still in flight) are handed
+back at once (RespondActivityTaskFailed with the reason `pipeflow.handback`,
+which the decider schedules again without spending a retry); running tasks
+finish and are reported, or after the grace period are killed and handed back.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
 from ._execute import execute as run_activity
+from .._wire import encode_handback, run_scope
 from ._pool import Job, Pool
 from ._registry import Registry
 
@@ -84,6 +91,9 @@ class Worker:
         self._pool: Pool | None = None
         self._crash: BaseException | None = None
         self._polling = 0  # polls in flight, each may bring one task
+        self._draining = False  # stopping: tasks that arrive now are handed back
+        self._stop: threading.Event | None = None  # the event `run` watches
+        self._finished = threading.Event()  # `run` is over: the heartbeat thread leaves
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -101,16 +111,22 @@ class Worker:
             )
             self._pool.start()
 
-    def run(self, stop: threading.Event, *, drain_timeout: float = 300.0) -> None:
-        """Poll and run tasks until `stop` is set, then finish the tasks already started.
+    def run(self, stop: threading.Event, *, drain_timeout: float = 300.0, poll_wait: float = 0.0) -> None:
+        """Poll and run tasks until `stop` is set, then shut down without losing a task.
 
-        Raises WorkerError when the worker processes cannot load the tasks.
+        After `stop`: tasks not started yet are handed back at once; running tasks finish
+        and are reported, for up to `drain_timeout` seconds, after which their processes are
+        killed and they are handed back; polls in flight are waited for up to `poll_wait`
+        seconds (what they bring is handed back). Raises WorkerError when the worker
+        processes cannot load the tasks.
         """
         self.start()
         assert self._pool is not None
+        self._finished.clear()
+        self._stop = stop
         try:
             self._pool.wait_ready()
-            beats = threading.Thread(target=self._heartbeats, args=(stop,), name="pipeflow-heartbeat", daemon=True)
+            beats = threading.Thread(target=self._heartbeats, name="pipeflow-heartbeat", daemon=True)
             beats.start()
             for n in range(self.pollers):
                 poller = threading.Thread(target=self._polling_thread, args=(stop,), name=f"pipeflow-poller-{n}", daemon=True)
@@ -119,15 +135,46 @@ class Worker:
                 self._pool.check()
                 if self._crash is not None:
                     raise self._crash
-            # A poll still in flight may return a task after this; it is not run and
-            # times out on SWF's side, as with any worker that goes away.
-            deadline = time.monotonic() + drain_timeout
-            with self._cond:
-                while self._held and time.monotonic() < deadline:
-                    self._cond.wait(0.1)
+            self._drain(drain_timeout, poll_wait)
         finally:
-            # Tasks still held now are abandoned (SWF times them out): no point waiting for them.
-            self.close(timeout=0.0 if self._held else 10.0)
+            with self._cond:
+                self._draining = True
+            killed = bool(self._held)
+            self.close(timeout=0.0 if killed else 10.0)
+            # Killed after the grace period or on an error: handed back, not left to time out.
+            self._hand_back_all("it was still running when the worker stopped")
+            self._finished.set()
+
+    def _drain(self, grace: float, poll_wait: float) -> None:
+        assert self._pool is not None
+        with self._cond:
+            self._draining = True
+        for job_id in self._pool.hold():
+            self._hand_back(job_id, "it had not started")
+        now = time.monotonic()
+        grace_end, poll_end = now + grace, now + poll_wait
+        killed = False
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                running = bool(self._held) and not killed
+                if not (running and now >= grace_end):
+                    if running or (self._polling and now < poll_end):
+                        self._cond.wait(0.1)
+                        continue
+                    return
+                count = len(self._held)
+            # Grace period over: kill the running tasks' processes, hand the tasks back (and
+            # go on waiting for the polls in flight, if any).
+            log.warning("grace period over: killing %d running task(s) and handing them back", count)
+            self.close(timeout=0.0)
+            self._hand_back_all("it was still running after the grace period")
+            killed = True
+
+    def waiting_for(self) -> tuple[int, int]:
+        """(tasks running or queued, polls in flight): what a stopping worker waits for."""
+        with self._cond:
+            return len(self._held), self._polling
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop the worker processes, killing those still busy after `timeout` seconds."""
@@ -176,7 +223,14 @@ class Worker:
                 with self._cond:
                     self._polling -= 1
 
+    def _stopping(self) -> bool:
+        return self._draining or (self._stop is not None and self._stop.is_set())
+
     def _accept(self, task: dict[str, Any]) -> None:
+        if self._stopping():  # arrived after the signal: hand it back rather than start it
+            self._respond_failed(task["taskToken"], *encode_handback(
+                self.identity, f"task {task['activityId']} arrived after the signal to stop"))
+            return
         kind = task["activityType"]
         definition = self.registry.get(kind["name"], kind["version"])
         if definition is None:
@@ -194,16 +248,48 @@ class Worker:
             started=now,
             last_beat=now,
         )
-        with self._cond:
-            self._held[job_id] = held
         assert self._pool is not None
-        self._pool.submit(Job(job_id, kind["name"], kind["version"], task["activityId"], task.get("input", "")))
+        run = task["workflowExecution"]
+        store = run_scope(self.store, run["workflowId"], run["runId"]) if self.store is not None else None
+        job = Job(job_id, kind["name"], kind["version"], task["activityId"], task.get("input", ""), store)
+        with self._cond:
+            if self._stopping():  # the signal came meanwhile
+                handback = True
+            else:
+                handback = False
+                self._held[job_id] = held
+                # Under the lock: a drain starting now finds the job queued, and returns it.
+                self._pool.submit(job)
+        if handback:
+            self._respond_failed(held.token, *encode_handback(
+                self.identity, f"task {held.activity_id} arrived after the signal to stop"))
+
+    def _hand_back(self, job_id: int, why: str) -> None:
+        """Return a held task to SWF unrun (or unfinished): the decider schedules it again at once."""
+        with self._cond:
+            held = self._held.pop(job_id, None)
+            if not self._held:
+                self._cond.notify_all()
+        if held is not None:
+            log.info("handing back task %s: %s", held.activity_id, why)
+            self._respond_failed(held.token, *encode_handback(self.identity, f"task {held.activity_id}: {why}"))
+
+    def _hand_back_all(self, why: str) -> None:
+        with self._cond:
+            ids = list(self._held)
+        for job_id in ids:
+            self._hand_back(job_id, why)
 
     # -- results (called on the pool's thread) --------------------------------
 
     def _done(self, job_id: int, outcome: list[Any]) -> None:
+        if outcome[0] == "unstarted":  # queued behind a child that died while the worker stops
+            self._hand_back(job_id, "it had not started")
+            return
         with self._cond:
-            held = self._held.pop(job_id)
+            held = self._held.pop(job_id, None)
+            if held is None:
+                return  # already handed back (the worker is stopping)
             duration = time.monotonic() - held.started
             self._mean_duration = 0.8 * self._mean_duration + 0.2 * duration
             if len(self._held) + self._polling + 1 >= self._limit() or not self._held:
@@ -234,11 +320,9 @@ class Worker:
 
     # -- heartbeats -----------------------------------------------------------
 
-    def _heartbeats(self, stop: threading.Event) -> None:
-        while True:
+    def _heartbeats(self) -> None:
+        while not self._finished.is_set():
             with self._cond:
-                if stop.is_set() and not self._held:
-                    return
                 now = time.monotonic()
                 due = [
                     held
@@ -252,7 +336,7 @@ class Worker:
                 tick = min((h.interval for h in self._held.values()), default=1.0)
             for token, details in beats:
                 self._send_beat(token, details)
-            time.sleep(min(max(tick / 4, 0.05), 1.0))
+            self._finished.wait(min(max(tick / 4, 0.05), 1.0))
 
     def _send_beat(self, token: str, details: str | None) -> None:
         params: dict[str, Any] = {"taskToken": token}

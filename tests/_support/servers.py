@@ -37,12 +37,16 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server (SWF and S3) on 127.0.0.1, with a lock around its SWF backend."""
+def moto_server(empty_poll_delay: float | None = None) -> Iterator[str]:
+    """A moto server (SWF and S3) on 127.0.0.1, with a lock around its SWF backend.
+
+    `empty_poll_delay`: seconds an empty poll waits before it returns (default: moto's 1 s).
+    """
     port = free_port()
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    extra = [] if empty_poll_delay is None else ["--empty-poll-delay", str(empty_poll_delay)]
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "motoserver.py"), str(port)],
+        [sys.executable, str(HERE / "motoserver.py"), str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -78,10 +82,10 @@ def pipeflow_server(db: str | os.PathLike[str] | None = None, timeout: float = 3
 
 @contextmanager
 def pipeflow_server_process(
-    db: str | os.PathLike[str] | None = None, timeout: float = 30.0
+    db: str | os.PathLike[str] | None = None, timeout: float = 30.0, extra: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like `pipeflow_server`, also yielding the process (to signal or kill it)."""
-    args = [sys.executable, "-m", "pipeflow", "server", "--port", "0"]
+    """Like `pipeflow_server`, also yielding the process (to signal or kill it); `extra`: more options."""
+    args = [sys.executable, "-m", "pipeflow", "server", "--port", "0", *extra]
     if db is not None:
         args += ["--db", os.fspath(db)]
     proc = subprocess.Popen(

@@ -30,19 +30,18 @@ ARITH = Path(arith.__file__)
 
 @contextmanager
 def command(*args: str, log: Any = subprocess.DEVNULL) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m pipeflow ARGS` in its own process group, stopped with SIGTERM at the end."""
+    """`python -m pipeflow ARGS` in its own process group, killed at the end.
+
+    Not SIGTERM: a stopping worker or decider waits for its poll in flight, up to 60 s on this server.
+    """
     proc = subprocess.Popen([sys.executable, "-m", "pipeflow", *args], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=log)
     try:
         yield proc
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def wait_for_file(path: Path, timeout: float = 60) -> str:

@@ -151,5 +151,5 @@ def test_no_local_workers_uses_workers_elsewhere(pipeflow_url: str, tmp_path: Pa
         assert (done.returncode, done.stderr) == (0, ""), done.stderr
         assert json.loads(done.stdout) == [["b", 2], ["a", 1]]
     finally:
-        worker.terminate()
+        worker.kill()  # not SIGTERM: a stopping worker waits for its polls in flight (60 s on this server)
         worker.communicate(timeout=30)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 import pipeflow as pf
+from pipeflow._errors import PipelineError
 
 
 @pf.task
@@ -60,3 +61,35 @@ def test_signatures() -> None:
 def test_bad_options_are_pipeline_errors(options: dict[str, object]) -> None:
     with pytest.raises(pf.PipelineError):
         pf.task(**options)(lambda x: x)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("name", ["a:b", "a/b", "a|b", "tab\there", " lead", "arn", "x" * 257])
+def test_task_names_swf_refuses_are_a_clear_error(name: str) -> None:
+    with pytest.raises(PipelineError, match="SWF names are 1-256 characters"):
+        pf.task(name=name)(lambda x: x)
+
+
+def test_versions_and_task_lists_are_checked_too() -> None:
+    with pytest.raises(PipelineError, match="the version"):
+        pf.task(version="1:2")(lambda x: x)
+    with pytest.raises(PipelineError, match="the task list"):
+        pf.task(task_list="gpu/big")(lambda x: x)
+    with pytest.raises(PipelineError, match="the pipeline name"):
+        pf.Pipeline(pf.task(lambda x: x), name="my:pipeline")
+
+
+def test_a_long_pipeline_name_still_gives_a_valid_workflow_id() -> None:
+    from pipeflow._run import start
+    from pipeflow.engine import Engine
+
+    engine = Engine()
+    try:
+        swf = engine.client()
+        pipeline = pf.Pipeline(pf.task(lambda x: x), name="p" * 256)
+        from pipeflow._run import register
+
+        register(swf, "names", pipeline)
+        workflow_id, _ = start(swf, "names", pipeline, 1, store=None)
+        assert len(workflow_id) == 256 and workflow_id.startswith("p" * 243 + "-")
+    finally:
+        engine.close()
