@@ -185,7 +185,7 @@ def test_two_deciders_and_two_workers_share_a_domain_and_run_each_step_once(site
 
 
 def test_a_worker_killed_mid_task_is_retried_elsewhere(site: Site) -> None:
-    target = f"{ARITH}:killable"  # heartbeat=1, retries=1: moto enforces heartbeat timeouts only
+    target = f"{ARITH}:killable"  # heartbeat=3, retries=1: moto enforces heartbeat timeouts only
     site.process("decider", target)
     first = site.process("worker", target, "--processes", "1")
     pidfile = site.tmp / "pid"

@@ -50,7 +50,8 @@ flaky_retries2 = pf.task(name="flaky_retries2", retries=2, retry_delay=0.05)(_fl
 flaky_retries1 = pf.task(name="flaky_retries1", retries=1, retry_delay=0.05)(_flaky)
 
 
-@pf.task(retries=1, retry_delay=0.05, heartbeat=1)
+# heartbeat=3: the kill is seen 3 s later, and a loaded machine can stall a beat of attempt 2 for 2 s.
+@pf.task(retries=1, retry_delay=0.05, heartbeat=3)
 def killable(spec: dict[str, Any]) -> int:
     """First attempt writes its pid and waits to be killed; the second returns at once."""
     attempts = _count_attempt(spec["counter"])
