@@ -177,7 +177,7 @@ def outcome(server: str, wall: float, events: list[dict[str, Any]], measured: De
                    waits("DecisionTaskStarted", "decisionTaskStartedEventAttributes"))
 
 
-def run_pipeflow(server: str, url: str, settle: float, pool: bool = False) -> Outcome:
+def run_pipeflow(server: str, url: str, settle: float, pool: bool = False, pollers: int = 1) -> Outcome:
     """One execution of the shape: decider on a thread here; 4 `pipeflow worker --processes 1` (pool: 1 x 4)."""
     from pipeflow._aws import swf_client
     from pipeflow._loader import load_pipeline
@@ -188,7 +188,7 @@ def run_pipeflow(server: str, url: str, settle: float, pool: bool = False) -> Ou
     domain = f"bench-{uuid.uuid4().hex[:8]}"
     register(swf, domain, definition)
     worker = [sys.executable, "-m", "pipeflow", "worker", f"{SHAPE}:pipeline", "--domain", domain,
-              "--endpoint-url", url, "--processes", str(WORKERS if pool else 1)]
+              "--endpoint-url", url, "--processes", str(WORKERS if pool else 1), "--pollers", str(pollers)]
     measured = Decisions()
     loop = timed_decider_loop(swf, domain, definition, measured)
     stop = threading.Event()
@@ -196,7 +196,7 @@ def run_pipeflow(server: str, url: str, settle: float, pool: bool = False) -> Ou
 
     def decide_forever() -> None:
         try:
-            loop.run(stop)
+            loop.run(stop, pollers=pollers)
         except BaseException as exc:  # the server going away at the end is not an error
             if not stop.is_set():
                 errors.append(exc)
@@ -300,6 +300,8 @@ def main() -> None:
                         help="also run simpleflow's naive shape (one activity name), which it gets wrong")
     parser.add_argument("--pool", action="store_true",
                         help="one `pipeflow worker --processes 4` (1 poller, 4 forked children) instead of 4 x 1")
+    parser.add_argument("--pollers", type=int, default=1,
+                        help="polls each pipeflow worker and the decider keep open at once (`--pollers`)")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -316,10 +318,11 @@ def main() -> None:
     workers = f"1 x `pipeflow worker --processes {WORKERS}`" if args.pool else \
         f"{WORKERS} x `pipeflow worker --processes 1`"
     print(f"shape: chain of 100 inc + group of 100 inc summed (200 activities), result {EXPECTED} checked; "
-          f"1 decider (thread of this process) + {workers}", flush=True)
+          f"1 decider (thread of this process) + {workers}; pipeflow pollers per process: {args.pollers}",
+          flush=True)
     for name, server in servers:
         with server() as url:
-            print(report(run_pipeflow(f"pipeflow on {name}", url, args.settle, args.pool)), flush=True)
+            print(report(run_pipeflow(f"pipeflow on {name}", url, args.settle, args.pool, args.pollers)), flush=True)
             if args.simpleflow_python:
                 print(report(run_simpleflow(f"simpleflow 0.36 on {name}", url, args.simpleflow_python,
                                             args.settle)), flush=True)

@@ -304,6 +304,7 @@ def serve_worker(
     store: str | None,
     grace: float = DEFAULT_GRACE,
     poll_wait: float = POLL_WAIT,
+    pollers: int = 1,
 ) -> None:
     """`pipeflow worker`: run the tasks of the given files against an SWF endpoint until signalled.
 
@@ -325,7 +326,7 @@ def serve_worker(
         {_definition(item).task_list for item in loaded} | {t.task_list for t in registry.tasks.values() if t.task_list}
     )
     with _until_signalled() as stop:
-        workers = [Worker(swf, domain, name, registry, processes=processes, store=store) for name in sorted(lists)]
+        workers = [Worker(swf, domain, name, registry, processes=processes, store=store, pollers=pollers) for name in sorted(lists)]
         loops = [
             _Loop(f"pipeflow-worker-{w.task_list}", functools.partial(w.run, drain_timeout=grace, poll_wait=poll_wait),
                   stop)
@@ -358,7 +359,7 @@ def serve_worker(
 
 def serve_decider(
     targets: list[str], *, domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
-    poll_wait: float = POLL_WAIT,
+    poll_wait: float = POLL_WAIT, pollers: int = 1,
 ) -> None:
     """`pipeflow decider`: decide the executions of the given pipelines until signalled.
 
@@ -374,7 +375,8 @@ def serve_decider(
     swf = _swf_client(endpoint_url, region)
     lists = {task_list} if task_list else {d.task_list for d in definitions}
     with _until_signalled() as stop:
-        loops = [_Loop(f"pipeflow-decider-{name}", DeciderLoop(swf, domain, name, definitions).run, stop)
+        loops = [_Loop(f"pipeflow-decider-{name}",
+                       functools.partial(DeciderLoop(swf, domain, name, definitions).run, pollers=pollers), stop)
                  for name in sorted(lists)]
         for loop in loops:
             loop.start()

@@ -168,6 +168,9 @@ def run(
 @click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI", help="Where large results go.")
 @click.option("--grace", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
               help="On SIGTERM, how long running tasks may finish before they are killed and handed back.")
+@click.option("--pollers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Polls kept open at once; more cut the wait for a task on servers that look for one only "
+                   "when a poll starts (moto).")
 def worker(
     targets: tuple[str, ...],
     domain: str,
@@ -177,6 +180,7 @@ def worker(
     region: str | None,
     store: str | None,
     grace: float,
+    pollers: int,
 ) -> None:
     """Run the tasks of the given pipeline files until interrupted.
 
@@ -186,7 +190,7 @@ def worker(
     from ._run import serve_worker
 
     serve_worker(list(targets), domain=domain, task_list=task_list, processes=processes,
-                 endpoint_url=endpoint_url, region=region, store=store, grace=grace)
+                 endpoint_url=endpoint_url, region=region, store=store, grace=grace, pollers=pollers)
 
 
 @cli.command()
@@ -195,8 +199,12 @@ def worker(
 @click.option("--task-list", default=None, help="Decision task list [default: the pipelines' task list].")
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
 @click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
+@click.option("--pollers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Polls kept open at once; more cut the wait for a task on servers that look for one only "
+                   "when a poll starts (moto).")
 def decider(
-    targets: tuple[str, ...], domain: str, task_list: str | None, endpoint_url: str | None, region: str | None
+    targets: tuple[str, ...], domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
+    pollers: int,
 ) -> None:
     """Decide the executions of the given pipelines until interrupted.
 
@@ -205,7 +213,8 @@ def decider(
     """
     from ._run import serve_decider
 
-    serve_decider(list(targets), domain=domain, task_list=task_list, endpoint_url=endpoint_url, region=region)
+    serve_decider(list(targets), domain=domain, task_list=task_list, endpoint_url=endpoint_url, region=region,
+                  pollers=pollers)
 
 
 @cli.command()

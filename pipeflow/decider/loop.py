@@ -7,9 +7,11 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from .._polling import PollSpacer
 from ._decider import Decider
 
 __all__ = ["DeciderLoop"]
@@ -30,13 +32,50 @@ class DeciderLoop:
         # Small pages: a cached run usually needs only its newest few events, and every event of
         # the first page is copied (and sent over HTTP on SWF) whether or not it is new.
         self.page_size = page_size
+        self._deciding = threading.Lock()
 
-    def run(self, stop: threading.Event) -> None:
-        """Answer decision tasks until `stop` is set; throttling backs off, other errors propagate."""
+    def run(self, stop: threading.Event, pollers: int = 1) -> None:
+        """Answer decision tasks until `stop` is set; throttling backs off, other errors propagate.
+
+        `pollers` > 1 keeps that many polls open at once (threads of this process), their
+        starts spread in time (`PollSpacer`): a decision task waits less for a free poll, on
+        SWF while another poller reads history pages, and on servers that look for a task
+        only when a poll starts (moto: an empty poll then sleeps a second). An error in any
+        poller stops them all and is raised here.
+        """
+        if pollers <= 1:
+            self._poll_forever(stop, PollSpacer(1))
+            return
+        spacer = PollSpacer(pollers)
+        errors: list[BaseException] = []
+        halt = threading.Event()
+
+        def poller() -> None:
+            try:
+                self._poll_forever(_Either(stop, halt), spacer)
+            except BaseException as exc:  # re-raised by `run`
+                errors.append(exc)
+                halt.set()
+
+        threads = [threading.Thread(target=poller, name=f"pipeflow-decider-poller-{n}", daemon=True)
+                   for n in range(pollers)]
+        for thread in threads:
+            thread.start()
+        while not (stop.wait(0.2) or halt.is_set()):
+            pass
+        halt.set()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def _poll_forever(self, stop: Any, spacer: PollSpacer) -> None:
         delay = 0.1
         while not stop.is_set():
             try:
-                self.run_once()
+                started = spacer.starting()
+                if not self.run_once() and spacer.after_empty(started, stop):
+                    return
                 delay = 0.1
             except Exception as exc:
                 if _code(exc) != "ThrottlingException":
@@ -51,7 +90,8 @@ class DeciderLoop:
         if task is None:
             return False
         try:
-            decisions = self.decider.decide(task)
+            with self._deciding:  # the decider's cache is not shared between threads
+                decisions = self.decider.decide(task)
         except Exception:
             # A bug in the decider, not in a task: let the decision task time out and be retried.
             log.exception("decision task for run %s failed", task["workflowExecution"]["runId"])
@@ -99,6 +139,25 @@ class DeciderLoop:
             events[:0] = reversed(page["events"])
             token = page.get("nextPageToken")
         return {**first, "events": events}
+
+
+class _Either:
+    """Set when either event is: `wait` and `is_set` as on a threading.Event."""
+
+    def __init__(self, a: threading.Event, b: threading.Event) -> None:
+        self.a, self.b = a, b
+
+    def is_set(self) -> bool:
+        return self.a.is_set() or self.b.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.a.wait(min(left, 0.2))
+        return True
 
 
 def _code(exc: Exception) -> str | None:

@@ -29,6 +29,7 @@ from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
 from ._execute import execute as run_activity
+from .._polling import PollSpacer
 from .._wire import encode_handback, run_scope
 from ._pool import Job, Pool
 from ._registry import Registry
@@ -76,6 +77,7 @@ class Worker:
     ) -> None:
         self.swf = swf
         self.pollers = pollers  # concurrent PollForActivityTask calls: more hide network latency
+        self._spacer = PollSpacer(pollers)  # their starts spread in time (see pipeflow/_polling.py)
         self.domain = domain
         self.task_list = task_list
         self.registry = registry
@@ -129,7 +131,8 @@ class Worker:
             beats = threading.Thread(target=self._heartbeats, name="pipeflow-heartbeat", daemon=True)
             beats.start()
             for n in range(self.pollers):
-                poller = threading.Thread(target=self._polling_thread, args=(stop,), name=f"pipeflow-poller-{n}", daemon=True)
+                poller = threading.Thread(target=self._polling_thread, args=(stop,), name=f"pipeflow-poller-{n}",
+                                          daemon=True)
                 poller.start()
             while not stop.wait(0.5):
                 self._pool.check()
@@ -209,6 +212,7 @@ class Worker:
                 if stop.is_set():
                     return
                 try:
+                    started = self._spacer.starting()
                     task = self.swf.poll_for_activity_task(
                         domain=self.domain, taskList={"name": self.task_list}, identity=self.identity
                     )
@@ -219,6 +223,8 @@ class Worker:
                     continue
                 if task.get("taskToken"):
                     self._accept(task)
+                elif self._spacer.after_empty(started, stop):
+                    return
             finally:
                 with self._cond:
                     self._polling -= 1

@@ -173,9 +173,9 @@ def test_chain100_and_group100_sum_to_100_and_5050(quick_site: Site) -> None:
 
 def test_two_deciders_and_two_workers_share_a_domain_and_run_each_step_once(site: Site) -> None:
     target = f"{PROCS}:shared"
-    for _ in range(2):
-        site.process("decider", target)
-        site.process("worker", target, "--processes", "1")
+    for _ in range(2):  # each with 3 polls open at once: 6 concurrent pollers of each kind
+        site.process("decider", target, "--pollers", "3")
+        site.process("worker", target, "--processes", "1", "--pollers", "3")
     _, *run = site.start(target, 0)
     assert site.result(*run) == [10, 190]
     expected = {f"inc{i}" for i in range(10)} | {f"g{i}" for i in range(20)} | {"total"}
