@@ -5,8 +5,11 @@
 Runs, each through `pf.run` (engine, decider thread, worker pool started and
 stopped inside the timing):
 - a chain of 100 `inc` plus a group of 100 `inc` (200 activities);
-- a map of `inc` over 4,000 numbers (4,000 activities).
-Target: the 4,000-activity run under 1.5 s wall, start-up included.
+- a map of `inc` over 4,000 numbers (4,000 activities);
+- a map of `inc` over 20,000 numbers, which shards itself into child executions
+  (`--sharded N`): wall time, executions created, the largest history.
+Targets: the 4,000-activity run under 1.5 s wall, start-up included; the
+20,000-item sharded map under 15 s, no history over 10,000 events.
 
 `--worker-only` measures the worker and the engine without a decider: one
 decision schedules 1,000 activities of a JSON `inc`, and the worker runs them.
@@ -112,11 +115,53 @@ def worker_only(count: int, workers: int | None) -> None:
           f"{wall / count * 1e6:.0f} us/activity")
 
 
+def sharded(count: int, workers: int | None) -> None:
+    """The map of `inc` over `count` numbers, sharded by itself; every execution's history counted after."""
+    from pipeflow import _run
+
+    pipeline = pf.Pipeline(pf.chain(pf.map(inc), total), name="overhead.sharded")
+    store = str(Path("payloads").resolve())
+    start = time.perf_counter()
+    with _run._embedded(pipeline, store=store, workers=workers, db=None) as embedded:
+        workflow_id, run_id = _run.start(embedded.swf, _run.DOMAIN, pipeline, list(range(count)), store=store)
+        result = _run.wait(embedded.swf, _run.DOMAIN, workflow_id, run_id, store, check=embedded.check)
+        wall = time.perf_counter() - start
+        sizes = history_sizes(embedded.swf, _run.DOMAIN)
+    assert result == count * (count + 1) // 2, result
+    print(f"sharded map({count} inc): {count + 1} activities, wall {wall:.3f} s, {wall / count * 1e6:.0f} us/activity, "
+          f"{len(sizes)} executions, largest history {max(sizes.values())} events")
+
+
+def history_sizes(swf: Any, domain: str) -> dict[str, int]:
+    """Events in the history of every closed execution of the domain, by run id."""
+    from datetime import datetime, timezone
+
+    sizes: dict[str, int] = {}
+    oldest = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    listing: dict[str, Any] = {"domain": domain, "startTimeFilter": {"oldestDate": oldest}}
+    while True:
+        page = swf.list_closed_workflow_executions(**listing)
+        for info in page["executionInfos"]:
+            request: dict[str, Any] = {"domain": domain, "execution": info["execution"], "maximumPageSize": 1000}
+            count = 0
+            while True:
+                events = swf.get_workflow_execution_history(**request)
+                count += len(events["events"])
+                if not events.get("nextPageToken"):
+                    break
+                request["nextPageToken"] = events["nextPageToken"]
+            sizes[info["execution"]["runId"]] = count
+        if not page.get("nextPageToken"):
+            return sizes
+        listing["nextPageToken"] = page["nextPageToken"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     parser.add_argument("--width", type=int, default=4000, help="width of the map")
     parser.add_argument("--worker-only", action="store_true", help="only the worker and the engine, no decider")
+    parser.add_argument("--sharded", type=int, default=20_000, help="items of the sharded map (0: skip it)")
     args = parser.parse_args()
     os.chdir(tempfile.mkdtemp(prefix="pipeflow-bench-"))  # ./.pipeflow/ of the runs goes there
     print(f"cpus {os.cpu_count()}, workers {args.workers or os.cpu_count()}")
@@ -128,6 +173,8 @@ def main() -> None:
     wide = pf.chain(pf.map(inc), total)
     width = args.width
     timed(f"map({width} inc)", wide, list(range(width)), width + 1, width * (width + 1) // 2, args.workers)
+    if args.sharded:
+        sharded(args.sharded, args.workers)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from ._errors import (
 )
 from ._pipeline import Pipeline
 from ._run import run
-from .canvas import chain, group, map
+from .canvas import chain, group, map, stage, wait_signal
 from .task import Signature, Task, task  # the module `pipeflow.task` stays importable by name
 from .worker._context import heartbeat, progress
 
@@ -44,4 +44,6 @@ __all__ = [
     "task",
     "progress",
     "run",
+    "stage",
+    "wait_signal",
 ]

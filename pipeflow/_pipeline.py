@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import PipelineError
-from .canvas import Canvas, Chain, Group, Map, Step, chain, children, iter_tasks
+from .canvas import Canvas, Chain, Group, Map, Stage, Step, chain, children, iter_tasks
 from .task import Signature, Task, check_swf_name
 
 __all__ = ["Pipeline", "as_pipeline", "register", "start_execution"]
@@ -68,6 +68,8 @@ def _shape(step: object) -> str:
         return f"group({inner})"
     if isinstance(step, Map):
         return f"map({inner})"
+    if isinstance(step, Stage):
+        return f"stage({inner})"
     return f"chain({inner})"
 
 
@@ -122,6 +124,7 @@ def start_execution(
     swf: Any, domain: str, pipeline: Pipeline, workflow_id: str, input: Any, store: str | None = None
 ) -> str:
     """Start one execution; returns its run id. With a store, its folder gets a manifest first."""
+    from ._resume import with_source
     from ._wire import encode_workflow_input, write_manifest
 
     workflow_type = {"name": pipeline.name, "version": pipeline.version}
@@ -131,7 +134,9 @@ def start_execution(
         domain=domain, workflowId=workflow_id,
         workflowType=workflow_type,
         taskList={"name": pipeline.task_list},
-        input=encode_workflow_input(input, store, codec=pipeline.input_converter, workflow_id=workflow_id),
+        # "source": the pipeline file, so `pipeflow resume RUN` can load it again (pipeflow._resume)
+        input=with_source(encode_workflow_input(input, store, codec=pipeline.input_converter, workflow_id=workflow_id),
+                          pipeline),
         executionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
         taskStartToCloseTimeout=DECISION_TIMEOUT, childPolicy="TERMINATE",
     )

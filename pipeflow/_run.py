@@ -98,8 +98,13 @@ def run_embedded(
         swf = embedded.swf
         workflow_id, run_id = start(swf, DOMAIN, definition, input, store=store)
         reporter = _progress(swf, workflow_id, run_id) if progress else None
+        check = embedded.check
+        if db is not None:  # `pipeflow cancel/signal` from elsewhere leave requests for the engine's holder
+            from ._control import Inbox
+
+            check = Inbox(Path(db).parent / "control", swf, DOMAIN).wrap(check)
         try:
-            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, store, check=embedded.check))
+            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, store, check=check))
         finally:
             if reporter is not None:
                 reporter.close()

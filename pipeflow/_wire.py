@@ -326,6 +326,10 @@ def decode_close_event(event: dict[str, Any], run_id: str | None = None, store: 
         if doc.get("type"):
             raise failure_error(doc, run_id)
         raise RunFailed(attrs.get("reason") or doc.get("message") or "the run failed", run_id=run_id, status="FAILED")
+    if kind == "WorkflowExecutionCanceled":
+        from ._control import canceled_error  # "run ... was canceled: <reason>"
+
+        raise canceled_error(event, run_id)
     errors = {
         "WorkflowExecutionCanceled": (RunCanceled, "CANCELED"),
         "WorkflowExecutionTerminated": (RunTerminated, "TERMINATED"),

@@ -10,11 +10,14 @@ from typing import Union
 from ._errors import PipelineError
 from .task import Signature, Task
 
-__all__ = ["Canvas", "Chain", "Group", "Map", "Step", "chain", "group", "iter_tasks", "map"]
+__all__ = [
+    "Canvas", "Chain", "Group", "Map", "Stage", "Step", "WaitSignal", "chain", "group", "iter_tasks", "map", "stage",
+    "wait_signal",
+]
 
 
 class Canvas:
-    """Base of the composite steps (room for `Stage` later)."""
+    """Base of the composite steps."""
 
     __slots__ = ()
 
@@ -49,6 +52,16 @@ class Map(Canvas):
 
     step: Step
     max_parallel: int | None = None
+    shard_size: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Stage(Canvas):
+    """A step run as a child workflow execution: its own history, retried as a whole."""
+
+    step: Step
+    name: str | None = None
+    retries: int = 0
 
 
 def chain(*steps: Step) -> Chain:
@@ -65,18 +78,55 @@ def group(*steps: Step, return_exceptions: bool = False) -> Group:
     return Group(tuple(_check(s) for s in steps), return_exceptions)
 
 
-def map(step: Step, max_parallel: int | None = None) -> Map:  # noqa: A001 - the public name of API.md
-    """Fan `step` out over the items of the input."""
+def map(  # noqa: A001 - the public name of API.md
+    step: Step, max_parallel: int | None = None, shard_size: int | None = None
+) -> Map:
+    """Fan `step` out over the items of the input.
+
+    `shard_size=K` runs the items in child executions of at most K items each (results still in
+    input order); without it a map shards by itself when it would push a history past SWF's limits.
+    """
     if max_parallel is not None and max_parallel < 1:
         raise PipelineError(f"map(max_parallel=...) must be >= 1, got {max_parallel}")
-    return Map(_check(step), max_parallel)
+    if shard_size is not None and (isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1):
+        raise PipelineError(f"map(shard_size=...) must be a whole number >= 1, got {shard_size!r}")
+    return Map(_check(step), max_parallel, shard_size)
+
+
+def stage(canvas: Step, name: str | None = None, retries: int = 0) -> Stage:
+    """Run `canvas` as a child workflow execution; `retries=N` runs it again, whole, up to N times."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise PipelineError(f"stage(retries=...) must be a whole number >= 0, got {retries!r}")
+    if name is not None and not isinstance(name, str):
+        raise PipelineError(f"stage(name=...) must be a string, got {name!r}")
+    return Stage(_check(canvas), name, retries)
+
+
+@dataclass(frozen=True, eq=False)
+class WaitSignal(Canvas):
+    """A step that waits for the signal `name`; its result is the signal's value."""
+
+    name: str
+
+
+def wait_signal(name: str) -> WaitSignal:
+    """A step completed by the first signal `name` sent to the run (`pipeflow signal RUN NAME`).
+
+    Its result is the signal's value; the piped input is ignored. Signals sent before the step
+    starts are kept for it; each signal completes one step.
+    """
+    if not isinstance(name, str) or not 1 <= len(name) <= 256:
+        raise PipelineError(f"wait_signal(name) needs a signal name of 1-256 characters, got {name!r}")
+    if name.startswith("pipeflow."):
+        raise PipelineError(f"wait_signal({name!r}): names starting with 'pipeflow.' are pipeflow's own; choose another")
+    return WaitSignal(name)
 
 
 def children(step: Step) -> tuple[Step, ...]:
     """The direct sub-steps of a step."""
     if isinstance(step, (Chain, Group)):
         return step.steps
-    if isinstance(step, Map):
+    if isinstance(step, (Map, Stage)):
         return (step.step,)
     return ()
 

@@ -9,6 +9,7 @@ Exit codes are decided in one place, `main`:
 3   a value could not cross SWF: encode/decode error, payload too large,
     tampered object, store unreachable
 4   the engine or SWF refused a call or cannot be reached
+5   the run was canceled (`pipeflow cancel`); the run id and the reason on stderr
 130 interrupted
 ==  =====================================================================
 """
@@ -21,13 +22,14 @@ from typing import Any
 
 import click
 
-from ._errors import EngineError, PipelineError, PipeflowError, RunFailed, TaskFailed
+from ._errors import EngineError, PipelineError, PipeflowError, RunCanceled, RunFailed, TaskFailed
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_ENGINE = 4
+EXIT_CANCELED = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -269,6 +271,104 @@ def gc(
     click.echo(report.summary(older_than.strip(), dry_run=dry_run), err=True)
 
 
+def _backend_options(command: Any) -> Any:
+    """--backend/--domain/--region/--endpoint-url of the commands that act on one run."""
+    for option in reversed([
+        click.option("--backend", type=click.Choice(["embedded", "swf"]), default="embedded", show_default=True,
+                     help="Where the run executes: ./.pipeflow/state.sqlite, or SWF."),
+        click.option("--domain", help="SWF domain (--backend swf)."),
+        click.option("--region", help="AWS region (--backend swf) [default: AWS_REGION, the profile's]."),
+        click.option("--endpoint-url", help="SWF endpoint (--backend swf) [default: AWS_ENDPOINT_URL_SWF, Amazon's]."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _check_backend(backend: str, domain: str | None, region: str | None, endpoint_url: str | None) -> None:
+    if backend == "swf" and not domain:
+        raise click.UsageError("--backend swf needs --domain D (the SWF domain the run is in)")
+    if backend == "embedded" and (domain or region or endpoint_url):
+        raise click.UsageError("--domain, --region and --endpoint-url go with --backend swf")
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@_backend_options
+@click.option("--reason", metavar="TEXT", help="Why: kept in the run's close details and shown by `pipeflow run`.")
+def cancel(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
+           reason: str | None) -> None:
+    """Cancel the open run RUN (a run id or a workflow id).
+
+    Its open steps are canceled (their processes killed), its retry timers and child runs too,
+    and it closes as CANCELED; `pipeflow run` waiting for it exits 5.
+    """
+    from ._control import command
+
+    _check_backend(backend, domain, region, endpoint_url)
+    execution = command("cancel", run_id, backend=backend, domain=domain, endpoint_url=endpoint_url, region=region,
+                        reason=reason)
+    click.echo(f"cancel requested for run {execution['runId']} (workflow {execution['workflowId']})", err=True)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@click.argument("name")
+@click.option("--input", "input_json", metavar="JSON", help="The signal's value, as JSON [default: null].")
+@_backend_options
+def signal(run_id: str, name: str, input_json: str | None, backend: str, domain: str | None, region: str | None,
+           endpoint_url: str | None) -> None:
+    """Send the signal NAME to the open run RUN: its `pf.wait_signal(NAME)` step gets the value."""
+    from ._control import command
+
+    _check_backend(backend, domain, region, endpoint_url)
+    value = _parse_input(input_json, None)
+    execution = command("signal", run_id, backend=backend, domain=domain, endpoint_url=endpoint_url, region=region,
+                        name=name, value=value)
+    click.echo(f"signal {name} sent to run {execution['runId']} (workflow {execution['workflowId']})", err=True)
+
+
+@cli.command()
+@click.argument("args", metavar="[FILE[:ATTR]] RUN", nargs=-1, required=True)
+@click.option("--from", "from_step", metavar="STEP",
+              help="Run again from this top-level step (its path, e.g. 2, or its task's name) onward.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
+@_backend_options
+@click.option("--no-local-workers", is_flag=True,
+              help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+@click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
+def resume(
+    args: tuple[str, ...], from_step: str | None, workers: int | None, backend: str, domain: str | None,
+    region: str | None, endpoint_url: str | None, no_local_workers: bool, as_json: bool, no_progress: bool,
+) -> None:
+    """Run RUN (a run id, or a workflow id: its latest run) again, reusing the steps it checkpointed.
+
+    A new run of the same pipeline and input starts; every top-level step (and stage) that RUN
+    completed takes its result from RUN instead of running again, and the rest runs. Its result
+    is printed as `pipeflow run` prints it. FILE defaults to the pipeline file RUN was started from.
+    """
+    from ._resume import resume_file, resume_swf
+    from ._run import result_json
+
+    if len(args) > 2:
+        raise click.UsageError("give the run to resume, optionally after its pipeline file: [FILE[:ATTR]] RUN")
+    target, run_id = (None, args[0]) if len(args) == 1 else args
+    _check_backend(backend, domain, region, endpoint_url)
+    if no_local_workers and backend != "swf":
+        raise click.UsageError("--no-local-workers goes with --backend swf")
+    if backend == "swf":
+        assert domain is not None
+        outcome = resume_swf(target, run_id, from_step, domain=domain, endpoint_url=endpoint_url, region=region,
+                             workers=workers, local_workers=not no_local_workers, progress=not no_progress)
+    else:
+        outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress)
+    if as_json:
+        click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
+                                "status": "COMPLETED", "result": outcome.result}))
+    else:
+        click.echo(result_json(outcome.result))
+
+
 def _error(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
 
@@ -290,6 +390,9 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except RunCanceled as exc:
+        _error(str(exc))  # "run <id> was canceled[: reason]"
+        sys.exit(EXIT_CANCELED)
     except (TaskFailed, RunFailed) as exc:
         _error(f"{exc} (run {exc.run_id})" if exc.run_id else str(exc))
         sys.exit(EXIT_FAILED)

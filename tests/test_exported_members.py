@@ -27,6 +27,8 @@ PIPEFLOW_NAMES = {
     "task",
     "progress",
     "run",
+    "stage",
+    "wait_signal",
 }
 
 CONVERTERS_NAMES = {

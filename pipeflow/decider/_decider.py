@@ -12,6 +12,8 @@ import converters
 from .. import _wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline, as_pipeline
+from ._markers import with_markers
+from ._stages import StageStartError, start_children
 from .history import NondeterminismError, RunState
 from .plan import Leaf
 
@@ -63,7 +65,7 @@ class Decider:
             state = RunState(pipeline, run_id, task["workflowExecution"]["workflowId"])
         try:
             state.apply(task["events"])
-            decisions = self._decisions(state)
+            decisions = with_markers(state, self._decisions(state))  # checkpoint and progress markers first
         except NondeterminismError as exc:
             log.error("nondeterministic history in run %s: %s", run_id, exc)
             return [_fail(f"NondeterminismError: {exc}", {"type": "NondeterminismError", "message": str(exc)})]
@@ -83,8 +85,8 @@ class Decider:
         if state.fatal is not None:
             reason, failure = state.fatal
             return [_fail(reason, failure, state.store)]
-        if state.cancel_requested:
-            return [{"decisionType": "CancelWorkflowExecution", "cancelWorkflowExecutionDecisionAttributes": {}}]
+        if state.cancel_requested:  # cancel what is open (activities, timers, children), close CANCELED
+            return state.control.cancel_decisions()
         if plan.finished:
             if plan.failure is not None:
                 return [_fail(_reason(plan.failure), plan.failure, state.store)]
@@ -112,6 +114,11 @@ class Decider:
             budget -= size
             room -= 1
             decisions.append(decision)
+        try:
+            starts, budget = start_children(state, budget, self.max_open)
+        except StageStartError as exc:
+            return [_fail(_reason(exc.doc), exc.doc, state.store)]
+        decisions.extend(starts)
         timer_room = self.max_open - len(state.open_timers)
         for timer_id, (_leaf, delay) in plan.timers.items():
             if timer_room <= 0 or budget < 200:

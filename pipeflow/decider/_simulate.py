@@ -38,11 +38,17 @@ class Simulation:
     timers: list[tuple[int, str]] = field(default_factory=list)
     closed: dict[str, Any] | None = None
     started_event_id: int = 0
+    workflow_id: str = "wf"
+    start_input: str | None = None  # the workflow input document as is (a child's), instead of `input`
+    children: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (initiatedEventId, decision)
 
     def __post_init__(self) -> None:
         self.tasks = {(t.name, t.version): t for t in _iter(self.pipeline)}
-        self.add("WorkflowExecutionStarted", input=_wire.encode_workflow_input(self.input, self.store),
+        text = self.start_input if self.start_input is not None else \
+            _wire.encode_workflow_input(self.input, self.store)
+        self.add("WorkflowExecutionStarted", input=text,
                  workflowType={"name": self.pipeline.name, "version": self.pipeline.version})
+        self._decide: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
         self.add("DecisionTaskScheduled")
 
     def add(self, kind: str, **attrs: Any) -> dict[str, Any]:
@@ -55,7 +61,7 @@ class Simulation:
         started = self.add("DecisionTaskStarted")
         previous, self.started_event_id = self.started_event_id, started["eventId"]
         return {"taskToken": "t", "startedEventId": started["eventId"], "previousStartedEventId": previous,
-                "workflowExecution": {"workflowId": "wf", "runId": self.run_id},
+                "workflowExecution": {"workflowId": self.workflow_id, "runId": self.run_id},
                 "workflowType": {"name": self.pipeline.name, "version": self.pipeline.version},
                 "events": self.events[since:]}
 
@@ -77,13 +83,24 @@ class Simulation:
                 self.closed = self.add("WorkflowExecutionFailed", **a)
             elif kind == "CancelWorkflowExecution":
                 self.closed = self.add("WorkflowExecutionCanceled", **a)
+            elif kind == "RecordMarker":
+                self.add("MarkerRecorded", decisionTaskCompletedEventId=completed, **a)
+            elif kind == "StartChildWorkflowExecution":
+                ev = self.add("StartChildWorkflowExecutionInitiated", decisionTaskCompletedEventId=completed, **a)
+                self.add("ChildWorkflowExecutionStarted", initiatedEventId=ev["eventId"], workflowType=a["workflowType"],
+                         workflowExecution={"workflowId": a["workflowId"], "runId": f"{self.run_id}.{ev['eventId']}"})
+                self.children.append((ev["eventId"], a))
             else:
                 raise AssertionError(f"unexpected decision {kind}")
 
     def deliver(self) -> bool:
         """Settle up to `batch` pending activities (in a shuffled order) or fire the timers; False if idle."""
-        if not self.pending and not self.timers:
+        if not self.pending and not self.timers and not self.children:
             return False
+        if self.children:  # each child runs to its end, decided by the same decider
+            self._settle_children()
+            self.add("DecisionTaskScheduled")
+            return True
         self.rng.shuffle(self.pending)
         take, self.pending = self.pending[: self.batch], self.pending[self.batch:]
         for scheduled, a in take:
@@ -104,6 +121,7 @@ class Simulation:
 
     def run_to_end(self, decide: Callable[[dict[str, Any]], list[dict[str, Any]]], limit: int = 100_000) -> None:
         """Alternate decision tasks and deliveries until the execution closes."""
+        self._decide = decide
         given = 0  # one decider decides every task here, so it needs only the events it has not seen
         for _ in range(limit):
             task = self.poll(given)
@@ -112,6 +130,21 @@ class Simulation:
             if self.closed is not None or not self.deliver():
                 return
         raise AssertionError("the simulated execution did not close")
+
+
+    def _settle_children(self) -> None:
+        assert self._decide is not None
+        children, self.children = self.children, []
+        for initiated, a in children:
+            child = Simulation(self.pipeline, store=self.store, run_id=f"{self.run_id}.{initiated}", rng=self.rng,
+                               batch=self.batch, run=self.run, workflow_id=a["workflowId"], start_input=a["input"])
+            child.run_to_end(self._decide)
+            assert child.closed is not None
+            kind = child.closed["eventType"].replace("WorkflowExecution", "ChildWorkflowExecution")
+            attrs = {k: v for k, v in child.closed[_attrs_key(child.closed["eventType"])].items()
+                     if k in ("result", "reason", "details")}
+            self.add(kind, initiatedEventId=initiated, startedEventId=initiated + 1, workflowType=a["workflowType"],
+                     workflowExecution={"workflowId": a["workflowId"], "runId": child.run_id}, **attrs)
 
 
 def execute(task: Task, activity_id: str, data: str, store: str | None) -> tuple[str, str, str | None]:

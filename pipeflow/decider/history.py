@@ -12,6 +12,7 @@ import converters
 from .. import _wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline
+from ._markers import Markers, resumed_checkpoints
 from .plan import Leaf, Plan, Tree
 
 __all__ = ["NondeterminismError", "RunState"]
@@ -30,7 +31,8 @@ class RunState:
         self.workflow_id = workflow_id
         self.last_event_id = 0
         self.store: str | None = None  # the run's store: its root scoped to <workflowId>/<runKey>
-        self.plan = Plan(expand_items=self._expand, backoff=self._backoff)
+        self.markers = Markers()  # checkpoints and progress (pipeflow.decider._markers)
+        self.plan = Plan(expand_items=self._expand, backoff=self._backoff, observer=self.markers)
         self.open: dict[int, Leaf] = {}  # scheduledEventId -> leaf
         self.open_timers: dict[str, Leaf] = {}
         self.cancel_requested = False
@@ -48,14 +50,23 @@ class RunState:
             "TimerFired": self._timer_fired,
             "StartTimerFailed": self._timer_failed,
             "WorkflowExecutionCancelRequested": self._cancel_requested,
+            "MarkerRecorded": self.markers.recorded,
         }
         for kind in ("WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionCanceled",
                      "WorkflowExecutionTerminated", "WorkflowExecutionTimedOut", "WorkflowExecutionContinuedAsNew"):
             self._handlers[kind] = self._closed
+        from ._stages import Children  # stages build on this module
+
+        self.children = Children(self)  # child executions: stages and shards
+        self._handlers.update(self.children.handlers())
+        from ._control import Control  # control builds on this module
+
+        self.control = Control(self)  # cancel requests and signals; watches events beside the handlers
 
     def apply(self, events: list[dict[str, Any]]) -> None:
         """Apply the events newer than the last one applied."""
         handlers = self._handlers
+        watchers = self.control.watchers
         last = self.last_event_id
         for event in events:
             event_id = event["eventId"]
@@ -64,9 +75,13 @@ class RunState:
             if event_id != last + 1:
                 raise ValueError(f"history gap: event {event_id} after {last}")
             last = event_id
-            handler = handlers.get(event["eventType"])
+            kind = event["eventType"]
+            handler = handlers.get(kind)
             if handler is not None:
                 handler(event)
+            watcher = watchers.get(kind)
+            if watcher is not None:
+                watcher(event)
         self.last_event_id = last
 
     # -- hooks for the plan ---------------------------------------------------------------
@@ -107,7 +122,13 @@ class RunState:
             message = f"the run's store {root!r} cannot be used: {exc}"
             self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
             return
-        self.plan.start(self.pipeline.canvas, "", None, 0, envelope)
+        try:
+            self.plan.resumed = resumed_checkpoints(text, root)  # a resumed run: the old run's checkpoints
+        except (converters.ConverterError, ValueError, TypeError) as exc:
+            message = f"the checkpoints of the run this one resumes cannot be read: {exc}"
+            self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
+            return
+        self.children.begin(event, envelope, root)  # the root canvas, or a stage's or shard's part of it
 
     def _scheduled(self, event: dict[str, Any]) -> None:
         attrs = event["activityTaskScheduledEventAttributes"]

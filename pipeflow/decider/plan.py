@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..canvas import Chain, Group, Map, Step
+from ..canvas import Chain, Group, Map, Stage, Step, WaitSignal
 from ..task import Signature, Task
 
 __all__ = ["Leaf", "Plan", "Tree"]
@@ -42,6 +42,8 @@ class Node:
         raise NotImplementedError
 
     def done(self, value: Tree) -> None:
+        if self.plan.observer is not None:
+            self.plan.observer.done(self, value)  # markers (pipeflow.decider._markers)
         if self.parent is None:
             self.plan.result = value
             self.plan.finished = True
@@ -49,6 +51,8 @@ class Node:
             self.parent.child_done(self.slot, value)
 
     def failed(self, failure: dict[str, Any]) -> None:
+        if self.plan.observer is not None:
+            self.plan.observer.failed(self)
         if self.parent is None:
             self.plan.failure = failure
             self.plan.finished = True
@@ -209,7 +213,7 @@ class MapNode(Node):
         while self.failure is None and self.next < count and self.next - (count - self.remaining) < limit:
             i = self.next
             self.next += 1
-            self.plan.start(self.step, f"{self.path}.map.{i}", self, i, self.items[i])
+            self.start_item(i)
         self.pumping = False
         if not self.closed and self.remaining == count - self.next and (self.failure or self.next == count):
             self.closed = True
@@ -217,6 +221,9 @@ class MapNode(Node):
                 self.failed(self.failure)
             else:
                 self.done(self.results)
+
+    def start_item(self, i: int) -> None:
+        self.plan.start(self.step, f"{self.path}.map.{i}", self, i, self.items[i])
 
     def child_done(self, slot: int, value: Tree) -> None:
         self.results[slot] = value
@@ -238,13 +245,20 @@ class Plan:
     backoff: Callable[[Leaf], int]
     ready: dict[str, Leaf] = field(default_factory=dict)
     timers: dict[str, tuple[Leaf, int]] = field(default_factory=dict)
+    children: dict[str, Node] = field(default_factory=dict)  # child executions to start, by control key
     result: Tree = None
     failure: dict[str, Any] | None = None
     finished: bool = False
+    observer: Any = None  # told when steps start and settle: pipeflow.decider._markers.Markers
+    signals: Any = None  # the run's signal mailbox: pipeflow.decider._control.Mailbox
+    resumed: dict[str, Tree] = field(default_factory=dict)  # step path -> result tree checkpointed by an earlier run
 
     def start(self, step: Step, path: str, parent: Node | None, slot: int, value: Tree) -> None:
         """Start a step with its input."""
         node: Node
+        if path in self.resumed:  # a resumed run: the old run's checkpointed result, at once
+            Node(self, path, parent, slot).done(self.resumed[path])
+            return
         if isinstance(step, (Task, Signature)):
             node = Leaf(self, path, parent, slot, step)
         elif isinstance(step, Chain):
@@ -252,7 +266,17 @@ class Plan:
         elif isinstance(step, Group):
             node = GroupNode(self, path, parent, slot, step)
         elif isinstance(step, Map):
-            node = MapNode(self, path, parent, slot, step)
+            from ._stages import ShardedMapNode  # it builds on this module
+
+            node = ShardedMapNode(self, path, parent, slot, step)
+        elif isinstance(step, Stage):
+            from ._stages import StageNode
+
+            node = StageNode(self, path, parent, slot, step)
+        elif isinstance(step, WaitSignal):
+            from ._control import WaitSignalNode  # it builds on this module
+
+            node = WaitSignalNode(self, path, parent, slot, step)
         else:  # pragma: no cover - the canvas constructors check this
             raise TypeError(f"unknown step {step!r}")
         node.start(value)

@@ -27,15 +27,32 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
     except Exception as exc:  # any decoding problem is this task's failure, reported with context
         return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input",
                                                    store=store)]
+    key = None
+    if getattr(task, "cache", False) and store is not None:  # @pf.task(cache=True): see _cache
+        from . import _cache
+
+        try:
+            key = _cache.cache_key(task, data, store)
+        except Exception as exc:
+            return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id,
+                                                       stage="computing the cache key", store=store)]
+        hit = _cache.lookup(key, store) if key is not None else None
+        if hit is not None:
+            return ["ok", hit]
     try:
         value = task.fn(*args, **kwargs)
     except (Exception, SystemExit) as exc:  # the user's task raised: that is its result
         return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)]
     try:
-        return ["ok", _wire.encode_result(value, task=task, store=store)]
+        result = _wire.encode_result(value, task=task, store=store)
     except Exception as exc:  # a result that cannot cross SWF fails the task with that message
         return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="encoding the result",
                                                    store=store)]
+    if key is not None and store is not None:
+        from . import _cache
+
+        _cache.save(key, result, store)
+    return ["ok", result]
 
 
 def unknown_type_failure(name: str, version: str, activity_id: str, registry: Registry) -> tuple[str, str]:

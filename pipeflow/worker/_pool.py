@@ -57,6 +57,7 @@ class _Child:
     conn: Connection
     ready: bool = False
     leaving: bool = False  # said it exits between jobs: none of its jobs has started
+    killed: bool = False  # killed because its running job was canceled
     jobs: collections.deque[Job] = field(default_factory=collections.deque)  # in order; [0] is running
 
 
@@ -101,6 +102,8 @@ class Pool:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._failure: str | None = None
+        self._cancels: list[int] = []  # jobs to cancel, handled on the dispatch thread
+        self._canceled: set[int] = set()  # canceled jobs still in a child's batch: reported canceled
 
     # -- public ---------------------------------------------------------------
 
@@ -139,6 +142,16 @@ class Pool:
             self._holding = True
             jobs, self._queue = list(self._queue), collections.deque()
         return [job.id for job in jobs]
+
+    def cancel(self, job_id: int) -> None:
+        """Cancel a job; thread-safe. It is reported done with `["canceled"]` unless it finishes first.
+
+        A queued job is dropped; the child running it is killed (and replaced); one queued in a
+        child's batch is reported canceled whatever it returns.
+        """
+        with self._lock:
+            self._cancels.append(job_id)
+        self._wake()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the children (after the job each is running; killed after `timeout`) and the dispatch thread."""
@@ -218,6 +231,8 @@ class Pool:
                         pass  # the sentinel reports the death
                 else:
                     self._died(child)
+            if self._cancels:
+                self._cancel_jobs()
             self._dispatch()
 
     def _receive(self, child: _Child) -> None:
@@ -227,10 +242,34 @@ class Pool:
         except (EOFError, OSError):
             pass  # the sentinel reports the death
 
+    def _cancel_jobs(self) -> None:
+        with self._lock:
+            ids, self._cancels = self._cancels, []
+            queued = {job.id for job in self._queue}
+            dropped = [i for i in ids if i in queued]
+            if dropped:
+                self._queue = collections.deque(job for job in self._queue if job.id not in dropped)
+        for job_id in dropped:
+            self._on_done(job_id, ["canceled"])
+        for job_id in set(ids) - set(dropped):
+            child = next((c for c in self._children if any(job.id == job_id for job in c.jobs)), None)
+            if child is None:
+                continue  # finished meanwhile: its result was reported
+            self._canceled.add(job_id)
+            if child.jobs[0].id == job_id and not child.killed:
+                child.killed = True
+                log.info("killing worker process %s: its task was canceled", child.process.pid)
+                child.process.kill()  # its sentinel reports the death; _died reports the job canceled
+
     def _handle(self, child: _Child, message: list[Any]) -> None:
         kind = message[0]
         if kind == "done":
             job = child.jobs.popleft()
+            if job.id in self._canceled:
+                self._canceled.discard(job.id)
+                if not child.killed:  # ran to its end before the kill: the answer is that it was canceled
+                    self._on_done(job.id, ["canceled"])
+                    return
             self._on_done(job.id, message[2:])
         elif kind == "beat":
             self._on_beat(message[1], message[2])
@@ -256,13 +295,22 @@ class Pool:
         if self._stopping:
             return  # stopped (killed if still busy) by `stop`: its caller answers for the jobs it holds
         if child.jobs:
-            running = None if child.leaving else child.jobs.popleft()
+            # Killed for a canceled job that finished just before: the next one had barely started, if at all.
+            started = not child.leaving and not (child.killed and child.jobs[0].id not in self._canceled)
+            running = child.jobs.popleft() if started else None
+            canceled = [job for job in child.jobs if job.id in self._canceled]
+            rest = [job for job in child.jobs if job.id not in self._canceled]
             with self._lock:
-                unstarted = list(child.jobs) if self._holding else []
+                unstarted = rest if self._holding else []
                 if not self._holding:
-                    self._queue.extendleft(reversed(child.jobs))  # never started: run them elsewhere
-            if running is not None:
+                    self._queue.extendleft(reversed(rest))  # never started: run them elsewhere
+            if running is not None and running.id in self._canceled:
+                canceled.insert(0, running)
+            elif running is not None:
                 self._on_done(running.id, ["died", _describe_exit(code)])
+            for job in canceled:
+                self._canceled.discard(job.id)
+                self._on_done(job.id, ["canceled"])
             for job in unstarted:
                 self._on_done(job.id, ["unstarted"])
         if self._holding:
@@ -272,7 +320,8 @@ class Pool:
             self._stopping = True
             self._started.set()
             return
-        log.warning("worker process %s died (%s); starting another", child.process.pid, _describe_exit(code))
+        if not child.killed:
+            log.warning("worker process %s died (%s); starting another", child.process.pid, _describe_exit(code))
         self._children.append(self._spawn())
 
     def _dispatch(self) -> None:

@@ -29,6 +29,7 @@ from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
 from ._execute import execute as run_activity
+from .._aws import error_code
 from .._polling import PollSpacer
 from .._wire import encode_handback, run_scope
 from ._pool import Job, Pool
@@ -38,7 +39,11 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("pipeflow.worker")
 
-IDLE_BEAT = 30.0  # seconds between heartbeats of a task without a heartbeat timeout
+# Seconds between heartbeats of a task without a heartbeat timeout (and the longest gap for any
+# task): a beat is how a worker learns that the task was canceled, so cancellation reaches a
+# running task within this; one call per running task every few seconds stays far under SWF's
+# heartbeat throttle (160 a second per account).
+IDLE_BEAT = 3.0
 MIN_DETAILS_GAP = 1.0  # at most one heartbeat a second per task for new details
 SHORT_TASK = 0.05  # tasks shorter than this (seconds, on average) are prefetched
 PREFETCH = 32  # tasks held per process when they are short
@@ -250,7 +255,7 @@ class Worker:
             token=task["taskToken"],
             activity_id=task["activityId"],
             task=definition,
-            interval=heartbeat / 3 if heartbeat else IDLE_BEAT,
+            interval=min(heartbeat / 3, IDLE_BEAT) if heartbeat else IDLE_BEAT,
             started=now,
             last_beat=now,
         )
@@ -307,6 +312,12 @@ class Worker:
                 log.warning("RespondActivityTaskCompleted for %s failed: %s", held.activity_id, exc)
         elif outcome[0] == "fail":
             self._respond_failed(held.token, outcome[1], outcome[2])
+        elif outcome[0] == "canceled":  # its heartbeat said so: the process running it was killed
+            log.info("task %s canceled", held.activity_id)
+            try:
+                self.swf.respond_activity_task_canceled(taskToken=held.token)
+            except Exception as exc:  # e.g. the run closed meanwhile: SWF has moved on
+                log.debug("RespondActivityTaskCanceled for %s failed: %s", held.activity_id, exc)
         else:  # "died": the process running it is gone
             reason, details = died_failure(held.task, held.activity_id, outcome[1])
             self._respond_failed(held.token, reason, details)
@@ -331,27 +342,29 @@ class Worker:
             with self._cond:
                 now = time.monotonic()
                 due = [
-                    held
-                    for held in self._held.values()
+                    (job_id, held)
+                    for job_id, held in self._held.items()
                     if now - held.last_beat >= held.interval
                     or (held.dirty and now - held.last_beat >= min(MIN_DETAILS_GAP, held.interval))
                 ]
-                beats = [(held.token, held.details) for held in due]
-                for held in due:
+                beats = [(job_id, held.token, held.details) for job_id, held in due]
+                for _, held in due:
                     held.last_beat, held.dirty = now, False
                 tick = min((h.interval for h in self._held.values()), default=1.0)
-            for token, details in beats:
-                self._send_beat(token, details)
+            for job_id, token, details in beats:
+                if self._send_beat(token, details) and self._pool is not None:
+                    self._pool.cancel(job_id)  # reported back through _done as "canceled"
             self._finished.wait(min(max(tick / 4, 0.05), 1.0))
 
-    def _send_beat(self, token: str, details: str | None) -> None:
+    def _send_beat(self, token: str, details: str | None) -> bool:
+        """Record a heartbeat; True when the task is to stop: its cancel was requested, or SWF no longer knows it."""
         params: dict[str, Any] = {"taskToken": token}
         if details is not None:
             params["details"] = details
         try:
             answer = self.swf.record_activity_task_heartbeat(**params)
-        except Exception as exc:  # the task may have timed out or closed: nothing to keep alive
+        except Exception as exc:
             log.debug("RecordActivityTaskHeartbeat failed: %s", exc)
-            return
-        if answer.get("cancelRequested"):
-            log.info("cancel requested for a running task; it runs to its end")
+            # Timed out, or its run closed (canceled, terminated): nobody takes its result any more.
+            return error_code(exc) == "UnknownResourceFault"
+        return bool(answer.get("cancelRequested"))

@@ -38,6 +38,8 @@ class History:
                 self.ids[a["activityId"]] = self.add("ActivityTaskScheduled", **a)
             elif d["decisionType"] == "StartTimer":
                 self.add("TimerStarted", **d["startTimerDecisionAttributes"])
+            elif d["decisionType"] == "RecordMarker":
+                self.add("MarkerRecorded", **d["recordMarkerDecisionAttributes"])
 
     def completed(self, activity_id: str, value: Any) -> None:
         import converters
@@ -65,4 +67,10 @@ def scheduled(decisions: list[dict[str, Any]]) -> list[str]:
 
 
 def kinds(decisions: list[dict[str, Any]]) -> list[str]:
-    return [d["decisionType"] for d in decisions]
+    """The decision types, markers left out (tests/pipeflow/decider/test_markers.py checks those)."""
+    return [d["decisionType"] for d in unmarked(decisions)]
+
+
+def unmarked(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The decisions without RecordMarker ones."""
+    return [d for d in decisions if d["decisionType"] != "RecordMarker"]

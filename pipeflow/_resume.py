@@ -1,0 +1,366 @@
+"""`pipeflow resume`: a new execution of a run's pipeline and input that reuses the steps it checkpointed.
+
+The old run's history gives its input document (the pipeline input's envelope and the store's
+root, not decoded) and its `pipeflow.checkpoint` markers (a top-level step's or a stage's result
+as a value tree, see `pipeflow.decider._markers`). The new execution, of the same workflow type,
+gets a new workflow id and an input document that also carries
+`"resume": {"run": {"workflowId", "runId"}, "checkpoints": {path: tree}}` (the checkpoints
+offloaded as `{"offloaded": ref}` when long); its decider completes those steps at once with
+the old results (and checkpoints them again, so a resumed run can be resumed in turn) and runs
+the rest. `from_step` drops the checkpoints of that step and of every later one.
+
+A run started by `pipeflow run` also records the pipeline file it came from (`"source"`), so
+`pipeflow resume RUN` can load it again without being told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import converters
+
+from . import _wire
+from ._errors import PipelineError
+from .decider._markers import CHECKPOINT, read_checkpoint
+
+__all__ = ["OldRun", "find_execution", "read_run", "resume", "select_checkpoints", "source_of", "with_source"]
+
+PAGE = 1000  # executions or events per page (SWF's maximum)
+
+
+@dataclass
+class OldRun:
+    """What a resume needs from an execution's history."""
+
+    execution: dict[str, str]  # workflowId, runId
+    workflow_type: dict[str, str]  # name, version
+    status: str  # OPEN, or the close status: COMPLETED, FAILED, CANCELED, ...
+    doc: dict[str, Any]  # its input document
+    settings: dict[str, Any]  # task list, timeouts and child policy it was started with
+    checkpoints: dict[str, Any] = field(default_factory=dict)  # step path -> result tree
+    names: dict[str, str] = field(default_factory=dict)  # top-level step path -> task name, from its activities
+
+    @property
+    def source(self) -> str | None:
+        """The pipeline file `pipeflow run` started it from, if recorded."""
+        value = self.doc.get("source")
+        return value if isinstance(value, str) else None
+
+
+def _pages(call: Any, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        page = call(**params, maximumPageSize=PAGE, **({"nextPageToken": token} if token else {}))
+        yield from page.get(key, ())
+        token = page.get("nextPageToken")
+        if not token:
+            return
+
+
+def find_execution(swf: Any, domain: str, run: str) -> dict[str, Any]:
+    """The execution info of run id `run`, or of the latest run of workflow id `run`; PipelineError if none."""
+    matches: list[dict[str, Any]] = []
+    for call in (swf.list_open_workflow_executions, swf.list_closed_workflow_executions):
+        for info in _pages(call, "executionInfos", domain=domain, startTimeFilter={"oldestDate": 0}):
+            execution = info["execution"]
+            if execution["runId"] == run:
+                return info
+            if execution["workflowId"] == run:
+                matches.append(info)
+    if not matches:
+        raise PipelineError(
+            f"no run {run!r} in domain {domain!r}: give a run id or a workflow id (`pipeflow run --json` prints "
+            "both), with the --backend/--domain/--endpoint-url the run used"
+        )
+    return max(matches, key=lambda info: _epoch(info.get("startTimestamp")))
+
+
+def _epoch(value: Any) -> float:
+    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value or 0)
+
+
+def read_run(swf: Any, domain: str, run: str) -> OldRun:
+    """The old run's execution, input document and checkpoints, from its (paged) history."""
+    info = find_execution(swf, domain, run)
+    execution = {"workflowId": info["execution"]["workflowId"], "runId": info["execution"]["runId"]}
+    status = info.get("closeStatus") if info.get("executionStatus") == "CLOSED" else "OPEN"
+    old: OldRun | None = None
+    for event in _pages(swf.get_workflow_execution_history, "events", domain=domain, execution=execution):
+        kind = event["eventType"]
+        if kind == "WorkflowExecutionStarted":
+            attrs = event["workflowExecutionStartedEventAttributes"]
+            try:
+                doc = json.loads(attrs.get("input") or "")
+                if not isinstance(doc, dict) or "input" not in doc:
+                    raise ValueError("no pipeline input in it")
+            except ValueError as exc:
+                raise PipelineError(f"run {run} was not started by pipeflow (its input is not a pipeflow input "
+                                    f"document: {exc}); it cannot be resumed") from None
+            settings = {k: attrs[k] for k in ("taskList", "executionStartToCloseTimeout",
+                                              "taskStartToCloseTimeout", "childPolicy") if attrs.get(k)}
+            old = OldRun(execution, dict(attrs.get("workflowType") or info["workflowType"]), str(status), doc, settings)
+        elif old is None:
+            continue
+        elif kind == "MarkerRecorded":
+            attrs = event["markerRecordedEventAttributes"]
+            if attrs.get("markerName") == CHECKPOINT:
+                found = read_checkpoint(attrs.get("details"))
+                if found is not None:
+                    old.checkpoints[found[0]] = found[1]
+        elif kind == "ActivityTaskScheduled":
+            attrs = event["activityTaskScheduledEventAttributes"]
+            path = attrs["activityId"].rpartition("#")[0]
+            if "." not in path:
+                old.names.setdefault(path, attrs["activityType"]["name"])
+    if old is None:
+        raise PipelineError(f"run {run} has no WorkflowExecutionStarted event; it cannot be resumed")
+    if isinstance(old.doc.get("stage"), dict):
+        parent = old.doc["stage"].get("parent")
+        raise PipelineError(f"run {run} is a stage of run {parent}: resume that run instead")
+    return old
+
+
+def select_checkpoints(old: OldRun, from_step: str | None, definition: Any = None) -> dict[str, Any]:
+    """The old run's checkpoints minus those of `from_step` (a path like `2`, or a top-level task's name) and later."""
+    checkpoints = dict(old.checkpoints)
+    if from_step is None:
+        return checkpoints
+    # A nested path counts from its top-level step: what follows it inside that step depends on it.
+    top = int(_resolve_step(from_step.strip(), old, definition).split(".", 1)[0])
+    return {path: tree for path, tree in checkpoints.items()
+            if path.split(".", 1)[0].isdigit() and int(path.split(".", 1)[0]) < top}
+
+
+def _resolve_step(step: str, old: OldRun, definition: Any) -> str:
+    if step.split(".", 1)[0].isdigit():
+        return step
+    names: dict[str, str] = {}  # top-level path -> task name
+    if definition is not None:
+        from .task import Signature, Task
+
+        for i, member in enumerate(definition.canvas.steps):
+            task = member.task if isinstance(member, Signature) else member
+            if isinstance(task, Task):
+                names[str(i)] = task.name
+    for path, name in old.names.items():
+        names.setdefault(path, name)
+    ordered = sorted(names.items(), key=lambda item: int(item[0]))
+    for path, name in ordered:  # the earliest step of that name: re-running more is the safe side
+        if step in (name, name.rsplit(".", 1)[-1]):
+            return path
+    known = ", ".join(f"{path} ({name})" for path, name in ordered) or "none known"
+    raise PipelineError(f"--from {step}: no top-level step has that path or task name; the steps are {known}")
+
+
+def resume(
+    swf: Any, domain: str, run: str, from_step: str | None = None, *, definition: Any = None,
+    task_list: str | None = None, old: OldRun | None = None,
+) -> tuple[str, str, str | None]:
+    """Start a new execution that resumes `run` (a run id, or a workflow id: its latest run).
+
+    Returns `(workflow id, run id, store root)` of the new execution. `definition` (the
+    Pipeline, when known) must be the run's workflow type; `task_list` defaults to the
+    definition's, else the old run's. An open run, or a completed one without `from_step`,
+    is refused with a PipelineError.
+    """
+    old = old if old is not None else read_run(swf, domain, run)
+    wtype = old.workflow_type
+    if definition is not None and (definition.name, definition.version) != (wtype["name"], wtype["version"]):
+        raise PipelineError(
+            f"run {run} is of pipeline {wtype['name']} v{wtype['version']}, not {definition.name} "
+            f"v{definition.version}: give the pipeline file (and :ATTR) it was started from"
+        )
+    if old.status == "OPEN":
+        raise PipelineError(f"run {run} is still open: wait for it to close (or cancel it) before resuming it")
+    if old.status == "COMPLETED" and from_step is None:
+        raise PipelineError(f"run {run} completed: nothing to resume (give --from STEP to run it again from a step)")
+    checkpoints = select_checkpoints(old, from_step, definition)
+    root = old.doc.get("store")
+    workflow_id = f"{wtype['name'][:243]}-{uuid.uuid4().hex[:12]}"  # as `pipeflow run` names them
+    doc = {k: v for k, v in old.doc.items() if k != "resume"}
+    if root is not None:
+        # What the new run reads from the old run's folder is copied into its own, so that
+        # `pipeflow gc` of the old run cannot pull it from under the new one.
+        adopt = _Adopter(root, old.execution["workflowId"], workflow_id)
+        doc["input"] = adopt.tree(doc["input"])
+        checkpoints = {path: adopt.tree(tree) for path, tree in checkpoints.items()}
+    doc["resume"] = {"run": old.execution, "checkpoints": checkpoints}
+    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    if len(text) > _wire.LIMIT:
+        ref = converters.dumps(checkpoints, codec="json", store=_wire.run_scope(root, workflow_id), threshold=0,
+                               what=f"the checkpoints of run {run}")
+        doc["resume"] = {"run": old.execution, "checkpoints": {"offloaded": ref}}
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    if root is not None:
+        _wire.write_manifest(root, domain=domain, workflow_id=workflow_id, workflow_type=wtype)
+    settings = old.settings
+    lst = task_list or (definition.task_list if definition is not None else None) or settings["taskList"]["name"]
+    response = swf.start_workflow_execution(
+        domain=domain, workflowId=workflow_id, workflowType=wtype, taskList={"name": lst}, input=text,
+        **{k: v for k, v in settings.items() if k != "taskList"},
+    )
+    return workflow_id, str(response["runId"]), root
+
+
+class _Adopter:
+    """Copies the objects a value tree references in the old run's folder to the new run's input folder."""
+
+    def __init__(self, root: str, old_workflow_id: str, workflow_id: str) -> None:
+        self.root = converters.open_store(root).root
+        self.prefix = old_workflow_id + "/"
+        scope = _wire.run_scope(root, workflow_id)
+        assert scope is not None
+        self.scope = scope
+        self.target = converters.open_store(scope)
+
+    def tree(self, tree: Any) -> Any:
+        if isinstance(tree, str):
+            return self.envelope(tree)
+        if isinstance(tree, list):
+            return [self.tree(t) for t in tree]
+        if isinstance(tree, dict) and isinstance(tree.get("offloaded"), str) and len(tree) == 1:
+            if not self._mine(tree["offloaded"]):
+                return tree
+            inner = self.tree(converters.loads(tree["offloaded"], store=self.root))
+            return {"offloaded": converters.dumps(inner, codec="json", store=self.scope, threshold=0,
+                                                  what="a checkpointed list of results")}
+        return tree  # {"error": ...}: a failed member of a group, nothing stored
+
+    def envelope(self, text: str) -> str:
+        if not self._mine(text):
+            return text
+        ref = converters.Reference.parse(text)
+        if not self.target.exists(ref.sha256):
+            key = self.root.key_for(ref.uri)
+            assert key is not None
+            data = self.root.read(key, ref.size)
+            if data.nbytes != ref.size or hashlib.sha256(data).hexdigest() != ref.sha256:
+                raise converters.IntegrityError(f"the object at {ref.uri} does not match its reference", key=ref.uri,
+                                                expected=ref.sha256)
+            self.target.put(ref.sha256, data)
+        return str(converters.Reference(ref.codec, ref.version, ref.size, ref.sha256, self.target.uri_for(ref.sha256)))
+
+    def _mine(self, text: str) -> bool:
+        """True for a reference into the old run's folder."""
+        if not converters.is_reference(text):
+            return False
+        key = self.root.key_for(converters.Reference.parse(text).uri)
+        return key is not None and key.startswith(self.prefix)
+
+
+# -- where a run's pipeline file is recorded ---------------------------------------------
+
+
+def source_of(pipeline: Any) -> str | None:
+    """The file, loaded by `pipeflow`'s loader, that defines this pipeline's workflow type (None if none)."""
+    from ._loader import _loaded, is_pipeline_like
+    from ._pipeline import as_pipeline
+
+    key = (pipeline.name, pipeline.version)
+    for path, module in list(_loaded.items()):
+        for name, value in list(vars(module).items()):
+            if name.startswith("_") or not is_pipeline_like(value):
+                continue
+            try:
+                found = as_pipeline(value, attr=name)
+            except PipelineError:
+                continue
+            if (found.name, found.version) == key:
+                return str(path)
+    return None
+
+
+def with_source(text: str, pipeline: Any) -> str:
+    """A workflow input document with `"source"`: the pipeline file, when it came from one."""
+    source = source_of(pipeline)
+    if source is None:
+        return text
+    doc = json.loads(text)
+    doc["source"] = source
+    out = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return out if len(out) <= _wire.LIMIT else text
+
+
+# -- `pipeflow resume`: the embedded engine or an SWF endpoint, decided and worked from here ------
+
+
+def _definition_for(old: OldRun, target: str | None, run: str) -> Any:
+    """The Pipeline of the old run's workflow type from `target` (FILE[:ATTR]) or the file it recorded."""
+    from ._loader import load_targets
+    from ._pipeline import as_pipeline
+
+    spec = target or old.source
+    if spec is None:
+        raise PipelineError(f"run {run} does not say which pipeline file it came from: give it, "
+                            f"`pipeflow resume FILE[:ATTR] {run}`")
+    wtype = old.workflow_type
+    found = [as_pipeline(item.target, attr=item.attr) for item in load_targets(spec)]
+    for definition in found:
+        if (definition.name, definition.version) == (wtype["name"], wtype["version"]):
+            return definition
+    names = ", ".join(f"{d.name} v{d.version}" for d in found)
+    raise PipelineError(f"run {run} is of pipeline {wtype['name']} v{wtype['version']}, which {spec} does not "
+                        f"define (it has {names}): give the file (and :ATTR) the run was started from")
+
+
+def resume_file(
+    target: str | None, run: str, from_step: str | None, *, workers: int | None, progress: bool
+) -> Any:
+    """`pipeflow resume` on the embedded engine: the runs in ./.pipeflow/state.sqlite; returns a RunOutcome."""
+    from ._run import DOMAIN, STATE_DB, RunOutcome, _embedded, _progress, wait
+    from .engine import Engine
+
+    if not STATE_DB.exists():
+        raise PipelineError(f"no run {run!r} here: {STATE_DB} does not exist; resume from the directory "
+                            "`pipeflow run` ran in (or give --backend swf and its options)")
+    with Engine(db=str(STATE_DB)) as engine:  # a first look, for the pipeline file
+        old = read_run(engine.client(), DOMAIN, run)
+    definition = _definition_for(old, target, run)
+    store = old.doc.get("store")
+    with _embedded(definition, store=store, workers=workers, db=str(STATE_DB)) as embedded:
+        swf = embedded.swf
+        workflow_id, run_id, root = resume(swf, DOMAIN, run, from_step, definition=definition,
+                                           old=read_run(swf, DOMAIN, run))
+        reporter = _progress(swf, workflow_id, run_id) if progress else None
+        try:
+            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=embedded.check))
+        finally:
+            if reporter is not None:
+                reporter.close()
+
+
+def resume_swf(
+    target: str | None, run: str, from_step: str | None, *, domain: str, endpoint_url: str | None,
+    region: str | None, workers: int | None, local_workers: bool = True, progress: bool = False,
+) -> Any:
+    """`pipeflow resume --backend swf`: like `pipeflow run --backend swf`, the new execution resuming `run`."""
+    from ._aws import swf_client
+    from ._run import RunOutcome, _progress, register, wait
+    from ._run_swf import WAIT_MAX_DELAY, _local, _own_task_list, _service_errors, check_registration
+
+    with _service_errors(domain):
+        swf = swf_client(endpoint_url=endpoint_url, region=region)
+        old = read_run(swf, domain, run)
+        definition = _definition_for(old, target, run)
+        running = _own_task_list(definition) if local_workers else definition
+        store = old.doc.get("store")
+
+        def prepare() -> None:
+            register(swf, domain, definition)
+            check_registration(swf, domain, definition)
+
+        with _local(swf, domain, running, prepare, store=store, workers=workers if local_workers else 0) as check:
+            workflow_id, run_id, root = resume(swf, domain, run, from_step, definition=definition,
+                                               task_list=running.task_list, old=old)
+            reporter = _progress(swf, workflow_id, run_id, domain) if progress else None
+            try:
+                result = wait(swf, domain, workflow_id, run_id, root, check=check, max_delay=WAIT_MAX_DELAY)
+            finally:
+                if reporter is not None:
+                    reporter.close()
+            return RunOutcome(workflow_id, run_id, result)
