@@ -14,6 +14,7 @@ from ._errors import (
     TaskFailed,
     WorkerError,
 )
+from ._client import Client, Run
 from ._pipeline import Pipeline
 from ._run import run
 from .canvas import chain, group, map, stage, wait_signal
@@ -34,7 +35,9 @@ __all__ = [
     "TaskFailed",
     "WorkerError",
     "__version__",
+    "Client",
     "Pipeline",
+    "Run",
     "Signature",
     "Task",
     "chain",

@@ -4,7 +4,8 @@
 named by its run id or its workflow id. `pipeflow cancel` / `pipeflow signal` call them; with
 the embedded backend the engine's state in ./.pipeflow/ is held by the `pipeflow run` that is
 running the pipeline (one engine per database), so the command leaves its request in
-./.pipeflow/control/ and that process carries it out (`Inbox`).
+./.pipeflow/control/ and that process carries it out (`Inbox`). The inspection commands
+(`pipeflow runs/status/history/tasks/result`) read a held state the same way (`InboxReader`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,21 @@ import converters
 from ._errors import EngineError, PipelineError, RunCanceled
 from .decider._control import CANCEL_SIGNAL  # the decider reads the reason of the cancel request that follows it
 
-__all__ = ["Inbox", "cancel", "canceled_error", "command", "find_run", "post", "signal"]
+__all__ = ["READS", "Inbox", "InboxReader", "cancel", "canceled_error", "command", "find_any_run", "find_run", "post",
+           "signal"]
 
 log = logging.getLogger("pipeflow.control")
 
 SERVE_EVERY = 0.25  # seconds between looks at the inbox by a running `pipeflow run`
 _WORKFLOW_ID = re.compile(r"[^:/|\x00-\x1f\x7f-\x9f]{1,256}")
 ANSWER_WAIT = 15.0  # seconds a command waits for the running `pipeflow run` to answer
+# The read calls the holder of the embedded engine answers for other processes (`InboxReader`).
+READS = {
+    "ListOpenWorkflowExecutions": "list_open_workflow_executions",
+    "ListClosedWorkflowExecutions": "list_closed_workflow_executions",
+    "DescribeWorkflowExecution": "describe_workflow_execution",
+    "GetWorkflowExecutionHistory": "get_workflow_execution_history",
+}
 
 
 def find_run(swf: Any, domain: str, run: str | dict[str, str]) -> dict[str, str]:
@@ -48,8 +58,66 @@ def find_run(swf: Any, domain: str, run: str | dict[str, str]) -> dict[str, str]
     for info in _open_executions(swf, domain):
         if run in (info["execution"]["runId"], info["execution"]["workflowId"]):
             return dict(info["execution"])
+    closed = _closed_run(swf, domain, run)
+    if closed is not None:
+        execution = closed["execution"]
+        raise EngineError(f"run {execution['runId']} (workflow {execution['workflowId']}) has already closed "
+                          f"({closed.get('closeStatus', 'CLOSED')}): only an open run can be canceled or signalled",
+                          code="UnknownResourceFault")
     raise EngineError(f"no open run {run!r} in domain {domain!r}: give the run id or workflow id of a run "
                       "that has not closed", code="UnknownResourceFault")
+
+
+def find_any_run(swf: Any, domain: str, run: str) -> dict[str, Any]:
+    """The execution info of run id `run`, or of the latest run of workflow id `run`, open or closed.
+
+    Raises EngineError (code UnknownResourceFault) when the domain has no such run.
+    """
+    infos: list[dict[str, Any]] = []
+    if _WORKFLOW_ID.fullmatch(run) and run != "arn":  # SWF filters by workflow id: cheap
+        for closed in (False, True):
+            infos += [info for info in _executions(swf, domain, closed, executionFilter={"workflowId": run})
+                      if info["execution"]["workflowId"] == run]  # moto ignores list filters
+    if not infos:  # a run id: SWF filters by workflow id, type or tag only
+        for closed in (False, True):
+            for info in _executions(swf, domain, closed):
+                if info["execution"]["runId"] == run:
+                    return info
+    if not infos:
+        raise EngineError(f"no run {run!r} in domain {domain!r}: give a run id or a workflow id (`pipeflow runs` "
+                          "lists them), with the --backend/--domain/--endpoint-url the run used",
+                          code="UnknownResourceFault")
+    return max(infos, key=lambda info: _epoch(info.get("startTimestamp")))
+
+
+def _closed_run(swf: Any, domain: str, run: str) -> dict[str, Any] | None:
+    """The latest closed execution named by `run`, if any (for a clear error)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        info = find_any_run(swf, domain, run)
+    except (EngineError, ClientError, BotoCoreError):  # only an error message depends on it
+        return None
+    return info if info.get("executionStatus") == "CLOSED" else None
+
+
+def _epoch(value: Any) -> float:
+    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value or 0)
+
+
+def _executions(swf: Any, domain: str, closed: bool, **filters: Any) -> list[dict[str, Any]]:
+    """Every open (or closed) execution of the domain matching `filters`, all pages."""
+    call = swf.list_closed_workflow_executions if closed else swf.list_open_workflow_executions
+    infos: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"domain": domain, "startTimeFilter": {"oldestDate": 0}, "maximumPageSize": 1000,
+                              **filters}
+    while True:
+        page = call(**params)
+        infos.extend(page.get("executionInfos", ()))
+        token = page.get("nextPageToken")
+        if not token:
+            return infos
+        params["nextPageToken"] = token
 
 
 def _open_executions(swf: Any, domain: str, **filters: Any) -> list[dict[str, Any]]:
@@ -166,6 +234,9 @@ class Inbox:
                 self.swf.signal_workflow_execution(domain=self.domain, workflowId=execution["workflowId"],
                                                    runId=execution["runId"], signalName=request["name"],
                                                    input=request["input"])
+            elif request.get("op") == "read" and request.get("operation") in READS:
+                method = getattr(self.swf, READS[request["operation"]])
+                return {"response": _jsonable(method(**_unjson(request.get("params") or {})))}
             else:
                 return {"error": f"unknown request {request.get('op')!r}"}
         except Exception as exc:  # answered to the command, which reports it
@@ -178,25 +249,97 @@ def post(directory: Path, request: dict[str, Any], timeout: float = ANSWER_WAIT)
 
     Raises EngineError when it fails or no process answers within `timeout` seconds.
     """
+    return dict(_exchange(directory, request, timeout)["execution"])
+
+
+class HolderGone(EngineError):
+    """The engine's state is no longer held: nobody will answer; open it directly."""
+
+
+def _exchange(directory: Path, request: dict[str, Any], timeout: float,
+              held: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """The holder's answer to `request`; with `held`, HolderGone once the state is free and the request untaken."""
     directory.mkdir(parents=True, exist_ok=True)
     key = uuid.uuid4().hex
     request_path, answer_path = directory / f"{key}.json", directory / f"{key}.answer"
     _write(request_path, request)
-    deadline = time.monotonic() + timeout
+    deadline = look = time.monotonic() + timeout
+    if held is not None:
+        look = time.monotonic() + 1.0  # then once a second: is the state still held?
     while not answer_path.exists():
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        gone = False
+        if now >= look:
+            look = now + 1.0
+            gone = request_path.exists() and held is not None and not held()
+        if now > deadline or gone:
             try:
                 request_path.unlink()
-            except OSError:  # taken at the last moment: its answer is lost, say so
-                pass
+            except OSError:  # taken at the last moment
+                if gone:
+                    continue  # its answer is on its way
+            if gone:
+                raise HolderGone("the process holding the embedded engine's state has let it go")
             raise EngineError(f"the embedded engine's state is held by another process, which did not answer "
                               f"within {timeout:.0f}s (a `pipeflow run` of an older pipeflow, or `pipeflow gc`?)")
-        time.sleep(0.05)
-    answer = json.loads(answer_path.read_text(encoding="utf-8"))
+        time.sleep(0.02)
+    answer: dict[str, Any] = json.loads(answer_path.read_text(encoding="utf-8"), object_hook=_from_json)
     answer_path.unlink()
     if "error" in answer:
         raise EngineError(answer["error"], code=answer.get("code"))
-    return dict(answer["execution"])
+    return answer
+
+
+class InboxReader:
+    """A read-only, boto3-shaped SWF client answered by the process holding the embedded engine.
+
+    Its methods are those of `READS`; each call is a request in the inbox. `held` (see
+    `_exchange`) lets a call notice that the holder let the state go (HolderGone).
+    """
+
+    def __init__(self, directory: Path, timeout: float = ANSWER_WAIT, held: Callable[[], bool] | None = None) -> None:
+        self.directory = directory
+        self.timeout = timeout
+        self.held = held
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """SWF `operation` (one of READS) with boto3's params: the holder's response, timestamps as datetimes."""
+        request = {"op": "read", "operation": operation, "params": _jsonable(params)}
+        return dict(_exchange(self.directory, request, self.timeout, self.held)["response"])
+
+    def list_open_workflow_executions(self, **params: Any) -> dict[str, Any]:
+        return self.call("ListOpenWorkflowExecutions", params)
+
+    def list_closed_workflow_executions(self, **params: Any) -> dict[str, Any]:
+        return self.call("ListClosedWorkflowExecutions", params)
+
+    def describe_workflow_execution(self, **params: Any) -> dict[str, Any]:
+        return self.call("DescribeWorkflowExecution", params)
+
+    def get_workflow_execution_history(self, **params: Any) -> dict[str, Any]:
+        return self.call("GetWorkflowExecutionHistory", params)
+
+
+def _jsonable(value: Any) -> Any:
+    """`value` with its datetimes as `{"$datetime": iso}` (JSON cannot carry them)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    return value
+
+
+def _from_json(doc: dict[str, Any]) -> Any:
+    if len(doc) == 1 and isinstance(doc.get("$datetime"), str):
+        return datetime.fromisoformat(doc["$datetime"])
+    return doc
+
+
+def _unjson(value: Any) -> Any:
+    """The params of a read request with their datetimes back (for a request read with plain json.loads)."""
+    return json.loads(json.dumps(value), object_hook=_from_json)
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:

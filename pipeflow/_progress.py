@@ -7,6 +7,7 @@ event), so it costs the same on the 10th and the 10,000th event.
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from dataclasses import dataclass
@@ -27,14 +28,23 @@ class StepCounts:
     failed: int = 0
     closed_after_start: int = 0
     last_event: int = 0
+    marker: tuple[int, int] | None = None  # (done, total) of the last `pipeflow.progress` marker
 
     @property
     def running(self) -> int:
         return self.started - self.closed_after_start
 
+    def steps(self) -> tuple[int, int]:
+        """(done, total): the activity counts, or the last progress marker's when it says more (stages)."""
+        if self.marker is not None and self.marker[1] > self.scheduled:
+            return self.marker
+        return self.done, self.scheduled
+
     def add(self, event: dict[str, Any]) -> None:
         kind = event["eventType"]
-        if kind == "ActivityTaskScheduled":
+        if kind == "MarkerRecorded":
+            self._marker(event.get("markerRecordedEventAttributes") or {})
+        elif kind == "ActivityTaskScheduled":
             self.scheduled += 1
         elif kind == "ActivityTaskStarted":
             self.started += 1
@@ -46,6 +56,17 @@ class StepCounts:
                 self.done += 1
             else:
                 self.failed += 1
+
+    def _marker(self, attributes: dict[str, Any]) -> None:
+        from .decider._markers import PROGRESS
+
+        if attributes.get("markerName") != PROGRESS:
+            return
+        try:
+            doc = json.loads(attributes.get("details") or "")
+            self.marker = (int(doc["done"]), int(doc["total"]))
+        except (ValueError, KeyError, TypeError):
+            pass  # not ours: the counts stand
 
     def text(self) -> str:
         return f"running {self.running}, failed {self.failed}"
@@ -80,8 +101,10 @@ def new_events(swf: Any, domain: str, execution: dict[str, str], after: int) -> 
 class ProgressLine:
     """A tqdm line on stderr, refreshed from a thread until `close`."""
 
-    def __init__(self, swf: Any, domain: str, execution: dict[str, str], stream: TextIO | None = None) -> None:
+    def __init__(self, swf: Any, domain: str, execution: dict[str, str], stream: TextIO | None = None,
+                 bar: Any = None) -> None:
         self._swf = swf
+        self._bar_class = bar  # a tqdm class (tqdm.auto's in a notebook); tqdm's own by default
         self._domain = domain
         self._execution = execution
         self._stream = stream or sys.stderr
@@ -93,7 +116,7 @@ class ProgressLine:
     def start(self) -> ProgressLine:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=0, unit="step", desc="steps", file=self._stream, leave=True, dynamic_ncols=True)
+        self._bar = (self._bar_class or tqdm)(total=0, unit="step", desc="steps", file=self._stream, leave=True, dynamic_ncols=True)
         self._thread.start()
         return self
 
@@ -112,8 +135,7 @@ class ProgressLine:
             self.counts.last_event = event["eventId"]
         bar = self._bar
         if bar is not None and events:
-            bar.total = self.counts.scheduled
-            bar.n = self.counts.done
+            bar.n, bar.total = self.counts.steps()
             bar.set_postfix_str(self.counts.text(), refresh=False)
             if draw:
                 bar.refresh()

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "RunOutcome", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start", "wait",
+    "RunOutcome", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start", "task_lists",
+    "wait", "wait_closed",
 ]
 
 log = logging.getLogger("pipeflow.run")
@@ -150,9 +151,7 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
 
     registry = Registry.from_tasks(tasks_of(definition))
     # A task with its own task_list is scheduled there: one worker per list.
-    lists = [definition.task_list] + sorted(
-        {t.task_list for t in registry.tasks.values() if t.task_list} - {definition.task_list}
-    )
+    lists = task_lists(definition, registry)
     # The pools start first, so they fork before this process runs threads of its own.
     list_workers = [Worker(None, DOMAIN, name, registry, processes=workers, store=store) for name in lists]
     for worker in list_workers:
@@ -183,6 +182,13 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
             worker.close()
 
 
+def task_lists(definition: Any, registry: Any) -> list[str]:
+    """The activity task lists of a pipeline: its own, then those its tasks name (`task_list=`)."""
+    return [definition.task_list] + sorted(
+        {t.task_list for t in registry.tasks.values() if t.task_list} - {definition.task_list}
+    )
+
+
 def register(swf: Any, domain: str, definition: Any) -> None:
     """Register the domain (if new), the pipeline's workflow type and its activity types."""
     from ._pipeline import register as register_types
@@ -207,19 +213,30 @@ def wait(
     from . import _wire
 
     execution = {"workflowId": workflow_id, "runId": run_id}
-    delay = 0.002
-    while True:
-        if check is not None:
-            check()
-        info = swf.describe_workflow_execution(domain=domain, execution=execution)["executionInfo"]
-        if info["executionStatus"] == "CLOSED":
-            break
-        time.sleep(delay)
-        delay = min(delay * 1.5, max_delay)
+    wait_closed(swf, domain, execution, check=check, max_delay=max_delay)
     page = swf.get_workflow_execution_history(
         domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
     )
     return _wire.decode_close_event(page["events"][0], run_id=run_id, store=store)
+
+
+def wait_closed(
+    swf: Any, domain: str, execution: dict[str, str], *, check: Any = None, max_delay: float = 0.05,
+    timeout: float | None = None,
+) -> dict[str, Any] | None:
+    """Wait for an execution to close; its executionInfo, or None when `timeout` seconds pass first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        if check is not None:
+            check()
+        info: dict[str, Any] = swf.describe_workflow_execution(domain=domain, execution=execution)["executionInfo"]
+        if info["executionStatus"] == "CLOSED":
+            return info
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
+        delay = min(delay * 1.5, max_delay)
 
 
 def _progress(swf: Any, workflow_id: str, run_id: str, domain: str = DOMAIN) -> Any:

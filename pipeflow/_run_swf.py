@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._errors import EngineError, PipelineError
-from ._run import RunOutcome, _definition, _Embedded, _Loop, _progress, register, start, wait
+from ._run import RunOutcome, _definition, _Embedded, _Loop, _progress, register, start, task_lists, wait
 
 __all__ = ["check_registration", "run_swf"]
 
@@ -107,9 +107,7 @@ def _local(
     from .worker import Registry, Worker
 
     registry = Registry.from_tasks(tasks_of(definition))
-    lists = [definition.task_list] + sorted(
-        {t.task_list for t in registry.tasks.values() if t.task_list} - {definition.task_list}
-    )
+    lists = task_lists(definition, registry)
     local = [] if workers == 0 else [
         Worker(swf, domain, name, registry, processes=workers, store=store) for name in lists
     ]

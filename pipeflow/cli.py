@@ -327,6 +327,72 @@ def signal(run_id: str, name: str, input_json: str | None, backend: str, domain:
     click.echo(f"signal {name} sent to run {execution['runId']} (workflow {execution['workflowId']})", err=True)
 
 
+def _show_run(command: str, run: str | None, backend: str, domain: str | None, region: str | None,
+             endpoint_url: str | None, as_json: bool, **options: Any) -> None:
+    from ._inspect_cli import show
+
+    _check_backend(backend, domain, region, endpoint_url)
+    click.echo(show(command, run, backend=backend, domain=domain, endpoint_url=endpoint_url, region=region,
+                    as_json=as_json, **options))
+
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table.")
+_STATUSES = ("RUNNING", "OPEN", "CLOSED", "COMPLETED", "FAILED", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW",
+             "TIMED_OUT")
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
+              help="Only runs in this state (RUNNING: open; CLOSED: any close).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many runs.")
+@_backend_options
+@_JSON
+def runs(status: str | None, limit: int, backend: str, domain: str | None, region: str | None,
+         endpoint_url: str | None, as_json: bool) -> None:
+    """List the latest runs, newest first (stages and shards show in their parent's `tasks`)."""
+    _show_run("runs", None, backend, domain, region, endpoint_url, as_json, status=status, limit=limit)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@_backend_options
+@_JSON
+def status(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
+           as_json: bool) -> None:
+    """Show the status of RUN (a run id, or a workflow id: its latest run): progress, times, failure."""
+    _show_run("status", run_id, backend, domain, region, endpoint_url, as_json)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@_backend_options
+@_JSON
+def tasks(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
+          as_json: bool) -> None:
+    """List the task attempts of RUN: step, task, attempt, status, times, worker, sizes, error."""
+    _show_run("tasks", run_id, backend, domain, region, endpoint_url, as_json)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@_backend_options
+@_JSON
+def history(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
+            as_json: bool) -> None:
+    """List the events of RUN's history (--json adds each event's attributes)."""
+    _show_run("history", run_id, backend, domain, region, endpoint_url, as_json)
+
+
+@cli.command()
+@click.argument("run_id", metavar="RUN")
+@_backend_options
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+def result(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
+           as_json: bool) -> None:
+    """Print the result of the closed run RUN as JSON, as `pipeflow run` does (exit 1 if it failed)."""
+    _show_run("result", run_id, backend, domain, region, endpoint_url, as_json)
+
+
 @cli.command()
 @click.argument("args", metavar="[FILE[:ATTR]] RUN", nargs=-1, required=True)
 @click.option("--from", "from_step", metavar="STEP",

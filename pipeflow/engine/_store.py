@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT N
 CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
 """
 FORMAT = "1"
+OPEN_PATIENCE = 2.0  # seconds an opening engine retries a lock held for an instant by someone else
 
 
 class Store:
@@ -35,25 +37,38 @@ class Store:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Used only under the engine's lock, from whichever thread holds it.
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=1.0)
-        try:
-            # One engine per database: a second writer would fork the log. The OS drops the lock
-            # when the process dies, so a restart after SIGKILL gets it.
-            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL survives a killed process (only an OS crash can lose the last commits).
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at the first call
-            self._db.executescript(_SCHEMA)  # executescript commits first: the lock is kept
-        except sqlite3.OperationalError as exc:
-            self._db.close()
-            raise EngineError(f"cannot open the engine database {path}: {exc} "
-                              "(is another engine using it?)") from exc
+        # A command asking whether the state is held (`pipeflow runs` next to a starting run) takes
+        # the lock for an instant, and some of the steps below fail at once instead of waiting
+        # for it: try again for a moment before concluding that another engine has it.
+        deadline = time.monotonic() + OPEN_PATIENCE
+        while True:
+            try:
+                self._lock_and_create()
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._db.close()
+                raise EngineError(f"cannot open the engine database {path}: {exc} "
+                                  "(is another engine using it?)") from exc
         row = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
         if row is None:
             self.salt = secrets.token_hex(6)
             self._db.execute("INSERT INTO meta VALUES ('salt', ?), ('format', ?)", (self.salt, FORMAT))
         else:
             self.salt = row[0]
+
+    def _lock_and_create(self) -> None:
+        # One engine per database: a second writer would fork the log. The OS drops the lock
+        # when the process dies, so a restart after SIGKILL gets it.
+        self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL survives a killed process (only an OS crash can lose the last commits).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at the first call
+        self._db.executescript(_SCHEMA)  # executescript commits first: the lock is kept
 
     def snapshot(self) -> dict[str, Any] | None:
         row = self._db.execute("SELECT data FROM snapshot ORDER BY seq DESC LIMIT 1").fetchone()
