@@ -10,7 +10,7 @@ a few still running. The timeline is timed on its first 4,000 attempts, and on a
 
 Targets: tasks() and history() of 25,000 events under 0.5 s each; timeline() of 4,000
 attempts under 2 s (drawing it to a PNG, as Jupyter does, reported beside it).
-Run: .venv/bin/python bench/inspect.py [--items 1600] [--repeat 5]
+Run: .venv/bin/python bench/frames.py [--items 1600] [--repeat 5]
 """
 
 from __future__ import annotations
