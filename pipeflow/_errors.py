@@ -79,11 +79,17 @@ class TaskFailed(PipeflowError):
         error_type: str | None = None,
         remote_traceback: str | None = None,
         run_id: str | None = None,
+        stage: str | None = None,
+        stage_attempt: int | None = None,
+        stage_name: str | None = None,
     ) -> None:
         super().__init__(message)
         self.task = task
         self.step = step
         self.attempt = attempt
+        self.stage = stage  # the path of the stage (child execution) the step failed in, if any
+        self.stage_attempt = stage_attempt
+        self.stage_name = stage_name
         self.error_type = error_type
         self.remote_traceback = remote_traceback
         self.run_id = run_id
@@ -96,6 +102,10 @@ class TaskFailed(PipeflowError):
             where.append(f"task {self.task}")
         if self.attempt is not None:
             where.append(f"attempt {self.attempt}")
+        if self.stage is not None and self.stage != self.step:
+            named = f" {self.stage_name!r}" if self.stage_name else ""
+            tries = f" (attempt {self.stage_attempt})" if self.stage_attempt is not None else ""
+            where.append(f"in stage{named} at step {self.stage}{tries}")
         head = ", ".join(where)
         kind = f"{self.error_type}: " if self.error_type else ""
         text = f"{kind}{self.args[0] if self.args else ''}"

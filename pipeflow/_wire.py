@@ -307,6 +307,9 @@ def failure_error(doc: dict[str, Any], run_id: str | None = None) -> TaskFailed:
         error_type=doc.get("type"),
         remote_traceback=doc.get("traceback"),
         run_id=run_id,
+        stage=doc.get("stage"),
+        stage_attempt=doc.get("stage_attempt"),
+        stage_name=doc.get("stage_name"),
     )
 
 

@@ -321,7 +321,8 @@ class Children:
         attrs = event["childWorkflowExecutionFailedEventAttributes"]
         node = self.open.pop(attrs["initiatedEventId"])
         failure = _failure_doc(attrs.get("reason"), attrs.get("details"))
-        node.attempt_failed({**failure, "stage": node.path, "stage_attempt": node.attempt})
+        node.attempt_failed({**failure, "stage": node.path, "stage_attempt": node.attempt,
+                             "stage_name": getattr(node, "name", None)})
 
     def _ended(self, event: dict[str, Any]) -> None:
         kind = event["eventType"]
@@ -331,7 +332,8 @@ class Children:
                "ChildWorkflowExecutionTerminated": "was terminated"}[kind]
         message = f"the {node.kind} at step {node.path} (child execution {node.workflow_id}) {how}"
         node.attempt_failed({"type": kind, "message": message, "traceback": None, "step": node.path,
-                             "stage": node.path, "stage_attempt": node.attempt})
+                             "stage": node.path, "stage_attempt": node.attempt,
+                             "stage_name": getattr(node, "name", None)})
 
 
 def resolve(canvas: Step, path: str) -> Step:

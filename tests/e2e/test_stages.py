@@ -61,6 +61,8 @@ def test_a_failing_stage_fails_the_run_with_the_failing_steps_error() -> None:
     error = caught.value
     assert (error.task, error.step, error.error_type) == ("arith.boom", "1.0.1", "ValueError")
     assert "boom on 3" in str(error)
+    assert (error.stage, error.stage_attempt) == ("1", 1)  # the stage the step failed in, named in the message
+    assert "in stage" in str(error) and "at step 1 (attempt 1)" in str(error)
 
 
 def test_a_retried_stage_runs_again_and_succeeds(tmp_path: Path) -> None:
