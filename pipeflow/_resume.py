@@ -340,27 +340,14 @@ def resume_swf(
 ) -> Any:
     """`pipeflow resume --backend swf`: like `pipeflow run --backend swf`, the new execution resuming `run`."""
     from ._aws import swf_client
-    from ._run import RunOutcome, _progress, register, wait
-    from ._run_swf import WAIT_MAX_DELAY, _local, _own_task_list, _service_errors, check_registration
+    from ._run_swf import _service_errors, run_here
 
     with _service_errors(domain):
         swf = swf_client(endpoint_url=endpoint_url, region=region)
         old = read_run(swf, domain, run)
         definition = _definition_for(old, target, run)
-        running = _own_task_list(definition) if local_workers else definition
-        store = old.doc.get("store")
-
-        def prepare() -> None:
-            register(swf, domain, definition)
-            check_registration(swf, domain, definition)
-
-        with _local(swf, domain, running, prepare, store=store, workers=workers if local_workers else 0) as check:
-            workflow_id, run_id, root = resume(swf, domain, run, from_step, definition=definition,
-                                               task_list=running.task_list, old=old)
-            reporter = _progress(swf, workflow_id, run_id, domain) if progress else None
-            try:
-                result = wait(swf, domain, workflow_id, run_id, root, check=check, max_delay=WAIT_MAX_DELAY)
-            finally:
-                if reporter is not None:
-                    reporter.close()
-            return RunOutcome(workflow_id, run_id, result)
+        return run_here(
+            swf, domain, definition,
+            lambda running: resume(swf, domain, run, from_step, definition=definition, task_list=running.task_list,
+                                   old=old),
+            store=old.doc.get("store"), workers=workers, local_workers=local_workers, progress=progress)

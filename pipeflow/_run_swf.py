@@ -17,7 +17,7 @@ from typing import Any
 from ._errors import EngineError, PipelineError
 from ._run import RunOutcome, _definition, _Embedded, _Loop, _progress, register, start, task_lists, wait
 
-__all__ = ["check_registration", "run_swf"]
+__all__ = ["check_registration", "run_here", "run_swf"]
 
 WAIT_MAX_DELAY = 1.0  # seconds between DescribeWorkflowExecution calls: SWF throttles chatty clients
 _DEPRECATED = ("TypeDeprecatedFault", "DomainDeprecatedFault")
@@ -39,26 +39,40 @@ def run_swf(
     from ._aws import swf_client
 
     definition = _definition(loaded)
+    with _service_errors(domain):
+        swf = swf_client(endpoint_url=endpoint_url, region=region)
+        return run_here(
+            swf, domain, definition, lambda running: (*start(swf, domain, running, input, store=store), store),
+            store=store, workers=workers, local_workers=local_workers, progress=progress)
+
+
+def run_here(
+    swf: Any, domain: str, definition: Any, begin: Callable[[Any], tuple[str, str, str | None]], *,
+    store: str | None, workers: int | None, local_workers: bool, progress: bool,
+) -> RunOutcome:
+    """Register the types, run a decider (and workers) here, start the run with `begin`, wait for it.
+
+    `begin(running)` starts the execution of `running` (the definition, on a task list of this run's
+    own with local workers) and gives (workflowId, runId, its store root).
+    """
     # With local workers the run gets task lists of its own: a long poll left open by an earlier
     # `pipeflow run` (its process gone, SWF unaware) can then never swallow this run's tasks.
     # Without, the steps go to the pipeline's list, where `pipeflow worker`s elsewhere poll.
     running = _own_task_list(definition) if local_workers else definition
-    with _service_errors(domain):
-        swf = swf_client(endpoint_url=endpoint_url, region=region)
 
-        def prepare() -> None:
-            register(swf, domain, definition)
-            check_registration(swf, domain, definition)
+    def prepare() -> None:
+        register(swf, domain, definition)
+        check_registration(swf, domain, definition)
 
-        with _local(swf, domain, running, prepare, store=store, workers=workers if local_workers else 0) as check:
-            workflow_id, run_id = start(swf, domain, running, input, store=store)
-            reporter = _progress(swf, workflow_id, run_id, domain) if progress else None
-            try:
-                result = wait(swf, domain, workflow_id, run_id, store, check=check, max_delay=WAIT_MAX_DELAY)
-            finally:
-                if reporter is not None:
-                    reporter.close()
-            return RunOutcome(workflow_id, run_id, result)
+    with _local(swf, domain, running, prepare, store=store, workers=workers if local_workers else 0) as check:
+        workflow_id, run_id, root = begin(running)
+        reporter = _progress(swf, workflow_id, run_id, domain) if progress else None
+        try:
+            result = wait(swf, domain, workflow_id, run_id, root, check=check, max_delay=WAIT_MAX_DELAY)
+        finally:
+            if reporter is not None:
+                reporter.close()
+        return RunOutcome(workflow_id, run_id, result)
 
 
 def _own_task_list(definition: Any) -> Any:
