@@ -41,9 +41,10 @@ log = logging.getLogger("pipeflow.worker")
 
 # Seconds between heartbeats of a task without a heartbeat timeout (and the longest gap for any
 # task): a beat is how a worker learns that the task was canceled, so cancellation reaches a
-# running task within this; one call per running task every few seconds stays far under SWF's
-# heartbeat throttle (160 a second per account).
+# running task within this. SWF refills an account's heartbeat bucket at 160 calls a second, so a
+# worker holding many such tasks beats each less often: at most IDLE_RATE of these calls a second.
 IDLE_BEAT = 3.0
+IDLE_RATE = 10.0
 MIN_DETAILS_GAP = 1.0  # at most one heartbeat a second per task for new details
 SHORT_TASK = 0.05  # tasks shorter than this (seconds, on average) are prefetched
 PREFETCH = 32  # tasks held per process when they are short
@@ -61,6 +62,12 @@ class _Held:
     last_beat: float
     details: str | None = None
     dirty: bool = False
+    timed: bool = False  # the task has a heartbeat timeout: its beats keep it alive, never stretched
+
+
+def idle_interval(idle_tasks: int) -> float:
+    """Seconds between the beats of each of `idle_tasks` held tasks without a heartbeat timeout."""
+    return max(IDLE_BEAT, idle_tasks / IDLE_RATE)
 
 
 class Worker:
@@ -258,6 +265,7 @@ class Worker:
             interval=min(heartbeat / 3, IDLE_BEAT) if heartbeat else IDLE_BEAT,
             started=now,
             last_beat=now,
+            timed=bool(heartbeat),
         )
         assert self._pool is not None
         run = task["workflowExecution"]
@@ -341,10 +349,11 @@ class Worker:
         while not self._finished.is_set():
             with self._cond:
                 now = time.monotonic()
+                idle = idle_interval(sum(1 for held in self._held.values() if not held.timed))
                 due = [
                     (job_id, held)
                     for job_id, held in self._held.items()
-                    if now - held.last_beat >= held.interval
+                    if now - held.last_beat >= (held.interval if held.timed else idle)
                     or (held.dirty and now - held.last_beat >= min(MIN_DETAILS_GAP, held.interval))
                 ]
                 beats = [(job_id, held.token, held.details) for job_id, held in due]

@@ -131,3 +131,11 @@ def test_heartbeats_outlast_the_heartbeat_timeout(execution: Execution, worker: 
     execution.schedule(("n", "nap", "3"), heartbeat=2)
     closed = wait_closed(execution, "n")
     assert (closed["n"]["kind"], closed["n"]["result"]) == ("Completed", '"rested"')
+
+
+def test_idle_beats_stay_under_a_rate_however_many_tasks_are_held() -> None:
+    from pipeflow.worker._worker import IDLE_BEAT, IDLE_RATE, idle_interval
+
+    assert idle_interval(1) == idle_interval(int(IDLE_BEAT * IDLE_RATE)) == IDLE_BEAT  # few tasks: every 3 s
+    for held in (100, 1_000, 10_000):
+        assert held / idle_interval(held) <= IDLE_RATE  # calls a second, all held tasks together
