@@ -24,6 +24,7 @@ import pytest
 from pipeflow import _run
 from pipeflow._aws import swf_client
 from pipeflow._loader import load_pipeline
+from tests._support.files import wait_for_file
 from tests._support.servers import moto_server, pipeflow_server_process
 from tests.e2e.pipelines import procs
 
@@ -136,15 +137,6 @@ class Site:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError(f"process {proc.args} did not exit within {timeout:.0f}s\n{self.logs()}") from None
-
-
-def wait_for_file(path: Path, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return path.read_text()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
 
 
 def test_the_examples_give_exact_results(site: Site) -> None:

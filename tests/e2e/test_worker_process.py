@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from pipeflow import _run
+from tests._support.files import wait_for_file
 from tests.e2e.pipelines import arith
 
 pytestmark = pytest.mark.slow
@@ -42,15 +42,6 @@ def command(*args: str, log: Any = subprocess.DEVNULL) -> Iterator[subprocess.Po
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def wait_for_file(path: Path, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return path.read_text()
-        time.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
 
 
 def test_a_killed_worker_is_replaced_after_its_heartbeat_timeout(pipeflow_url: str, tmp_path: Path) -> None:

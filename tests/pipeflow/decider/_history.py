@@ -6,6 +6,7 @@ from typing import Any
 
 from pipeflow import _wire
 from pipeflow._pipeline import Pipeline
+from pipeflow.decider._simulate import execute
 
 
 class History:
@@ -74,3 +75,16 @@ def kinds(decisions: list[dict[str, Any]]) -> list[str]:
 def unmarked(decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The decisions without RecordMarker ones."""
     return [d for d in decisions if d["decisionType"] != "RecordMarker"]
+
+
+def work_one(swf: Any, task_list: str, tasks: dict[str, Any]) -> bool:
+    """Run one activity task of `task_list` in this process (the simulator's execute); False when none came."""
+    task = swf.poll_for_activity_task(domain="d", taskList={"name": task_list})
+    if not task.get("taskToken"):
+        return False
+    outcome, payload, details = execute(tasks[task["activityType"]["name"]], task["activityId"], task["input"], None)
+    if outcome == "ok":
+        swf.respond_activity_task_completed(taskToken=task["taskToken"], result=payload)
+    else:
+        swf.respond_activity_task_failed(taskToken=task["taskToken"], reason=payload, details=details)
+    return True

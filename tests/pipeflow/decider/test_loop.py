@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pipeflow as pf
 from pipeflow import _wire
 from pipeflow._pipeline import Pipeline, register, start_execution
 from pipeflow.decider import Decider, DeciderLoop
-from pipeflow.decider._simulate import execute
 from pipeflow.engine import Engine
 
+from ._history import work_one
 from .tasks import inc, total, upto
-
-
-def _work_one(swf: Any, task_list: str, tasks: dict[str, Any]) -> bool:
-    task = swf.poll_for_activity_task(domain="d", taskList={"name": task_list})
-    if not task.get("taskToken"):
-        return False
-    outcome, payload, details = execute(tasks[task["activityType"]["name"]], task["activityId"], task["input"], None)
-    if outcome == "ok":
-        swf.respond_activity_task_completed(taskToken=task["taskToken"], result=payload)
-    else:
-        swf.respond_activity_task_failed(taskToken=task["taskToken"], reason=payload, details=details)
-    return True
 
 
 def test_loop_runs_a_pipeline_on_the_engine_with_paged_histories() -> None:
@@ -41,7 +27,7 @@ def test_loop_runs_a_pipeline_on_the_engine_with_paged_histories() -> None:
         loop = DeciderLoop(swf, "d", pipeline.task_list, decider, page_size=7)
         for _ in range(200):
             answered = loop.run_once()
-            while _work_one(swf, pipeline.task_list, tasks):
+            while work_one(swf, pipeline.task_list, tasks):
                 pass
             info = swf.describe_workflow_execution(domain="d", execution={"workflowId": "wf-1", "runId": run_id})
             if info["executionInfo"]["executionStatus"] == "CLOSED":

@@ -12,9 +12,10 @@ from pipeflow import _wire
 from pipeflow._pipeline import Pipeline, register, start_execution
 from pipeflow.decider import Decider, DeciderLoop
 from pipeflow.decider._markers import CHECKPOINT, PROGRESS, resumed_checkpoints
-from pipeflow.decider._simulate import Simulation, execute
+from pipeflow.decider._simulate import Simulation
 from pipeflow.engine import Engine
 
+from ._history import work_one
 from .tasks import inc, total, upto
 
 
@@ -113,18 +114,6 @@ def test_a_resumed_run_completes_checkpointed_steps_at_once_and_checkpoints_them
     assert [d["step"] for d in markers(sim.events, CHECKPOINT)] == ["0", "1", "2"]
 
 
-def _work(swf: Any, task_list: str, tasks: dict[str, Any]) -> bool:
-    task = swf.poll_for_activity_task(domain="d", taskList={"name": task_list})
-    if not task.get("taskToken"):
-        return False
-    outcome, payload, details = execute(tasks[task["activityType"]["name"]], task["activityId"], task["input"], None)
-    if outcome == "ok":
-        swf.respond_activity_task_completed(taskToken=task["taskToken"], result=payload)
-    else:
-        swf.respond_activity_task_failed(taskToken=task["taskToken"], reason=payload, details=details)
-    return True
-
-
 def test_the_paging_decider_loop_records_the_markers_a_full_replay_would() -> None:
     """DeciderLoop pages histories newest first and feeds only the new events to its cached state."""
     pipeline = Pipeline(pf.chain(upto, pf.map(inc), total, pf.group(pf.stage(pf.chain(inc, inc)), inc), total),
@@ -152,7 +141,7 @@ def test_the_paging_decider_loop_records_the_markers_a_full_replay_would() -> No
         loop = DeciderLoop(swf, "d", pipeline.task_list, decider, page_size=7)
         for _ in range(400):
             loop.run_once()
-            while _work(swf, pipeline.task_list, tasks):
+            while work_one(swf, pipeline.task_list, tasks):
                 pass
             info = swf.describe_workflow_execution(domain="d", execution={"workflowId": "wf-m", "runId": run_id})
             if info["executionInfo"]["executionStatus"] == "CLOSED":
