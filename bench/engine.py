@@ -8,6 +8,9 @@ limit) and schedules more as completions arrive; the rate is the activity
 count over the time from StartWorkflowExecution to the decision task that saw
 the last completion.
 
+Signed: `pipeflow server` verifies every request's SigV4 signature by default; the same
+harness runs against a `--no-auth` server on the same run, and the cost is the difference.
+
 Wake-up delay: the decider schedules one activity at a time, stamping the
 wall-clock time into its input right before RespondDecisionTaskCompleted; the
 worker already waiting in a long poll subtracts it from the time its poll
@@ -29,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,8 @@ class Result:
     activities: int
     seconds: float
     delays: tuple[float, ...]
+    server_cpu: float = 0.0  # CPU seconds the server process spent on the run, when measured
+    client_cpu: float = 0.0  # CPU seconds the decider and worker processes spent on it
 
     @property
     def rate(self) -> float:
@@ -172,14 +177,17 @@ def _worker_process(url: str, domain: str, out: Any) -> None:
     swf = boto3_client(url)
     delays: list[float] = []
     out.put(("ready", None))
+    began = time.process_time()
     worker(swf, domain, delays)
-    out.put(("delays", delays))
+    out.put(("delays", (delays, time.process_time() - began)))
 
 
 def _decider_process(url: str, domain: str, activities: int, window: int, out: Any) -> None:
     swf = boto3_client(url)
     out.put(("ready", None))
+    began = time.process_time()
     decider(swf, domain, activities, window, lambda at: out.put(("done", at)))
+    out.put(("cpu", time.process_time() - began))
 
 
 def over_http(url: str, activities: int, window: int) -> Result:
@@ -197,17 +205,20 @@ def over_http(url: str, activities: int, window: int) -> Result:
     time.sleep(0.5)  # let every worker reach its first long poll
     started = time.time()
     start(swf, domain)
-    finished = 0.0
+    finished = cpu = 0.0
     delays: list[float] = []
-    for _ in range(WORKERS + 1):
+    for _ in range(WORKERS + 2):
         kind, value = out.get(timeout=1800)
         if kind == "done":
             finished = value
+        elif kind == "cpu":
+            cpu += value
         else:
-            delays += value
+            delays += value[0]
+            cpu += value[1]
     for proc in procs:
         proc.join(timeout=60)
-    return Result(activities, finished - started, tuple(delays))
+    return Result(activities, finished - started, tuple(delays), client_cpu=cpu)
 
 
 # --- in process: the engine and its client, threads -------------------------------------------
@@ -265,6 +276,38 @@ def _median_run(runs: int, once: Callable[[], Result]) -> Result:
     return results[len(results) // 2]
 
 
+def _cpu_of(pid: int, once: Callable[[], Result]) -> Callable[[], Result]:
+    """`once`, also measuring the CPU time of process `pid` (the server) while it runs."""
+    import psutil
+
+    server = psutil.Process(pid)
+
+    def measured() -> Result:
+        before = sum(server.cpu_times()[:2])
+        result = once()
+        return replace(result, server_cpu=sum(server.cpu_times()[:2]) - before)
+
+    return measured
+
+
+def _paired_best_runs(runs: int, first: Callable[[], Result], second: Callable[[], Result]) -> tuple[Result, Result]:
+    """The fastest run of each of two harnesses, alternated (first, second, second, first, ...).
+
+    On a shared machine the rates are bimodal, slow whenever a neighbour is busy, for either
+    harness alike: a median compares neighbours, the best run of each compares the two.
+    """
+    firsts: list[Result] = []
+    seconds: list[Result] = []
+    for i in range(runs):
+        if i % 2 == 0:
+            firsts.append(first())
+            seconds.append(second())
+        else:
+            seconds.append(second())
+            firsts.append(first())
+    return max(firsts, key=lambda r: r.rate), max(seconds, key=lambda r: r.rate)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--activities", type=int, default=2000)
@@ -276,17 +319,33 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per pipeflow figure; the median is shown")
     parser.add_argument("--skip-moto", action="store_true")
     args = parser.parse_args()
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
 
-    from tests._support.servers import moto_server, pipeflow_server
+    from tests._support.servers import TEST_CREDENTIALS, moto_server, pipeflow_server, pipeflow_server_process
 
+    # What the test servers accept; the bench's clients (and their spawned processes) sign with them.
+    os.environ.update(TEST_CREDENTIALS)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
     n, runs = args.activities, args.runs
     print(f"harness: 1 decider, {WORKERS} workers, no-op activities, up to {OPEN_LIMIT} open; "
           f"pipeflow figures: median of {runs} runs, moto: 1 run", flush=True)
-    with pipeflow_server() as url:
-        pf = _median_run(runs, lambda: over_http(url, n, OPEN_LIMIT))
-        print(_rate("pipeflow server (HTTP, in-memory state)", pf), flush=True)
+    with pipeflow_server_process(extra=("--no-auth",)) as (open_url, open_proc), \
+            pipeflow_server_process() as (url, proc):
+        # the same clients (botocore signs either way); only the server's SigV4 check differs
+        unsigned, pf = _paired_best_runs(runs, _cpu_of(open_proc.pid, lambda: over_http(open_url, n, OPEN_LIMIT)),
+                                           _cpu_of(proc.pid, lambda: over_http(url, n, OPEN_LIMIT)))
+        print(_rate(f"pipeflow server (HTTP, in-memory state, --no-auth; best of {runs})", unsigned), flush=True)
+        print(_rate(f"pipeflow server (HTTP, in-memory state, SigV4 verified; best of {runs})", pf), flush=True)
+        overhead = (unsigned.rate - pf.rate) / unsigned.rate * 100
+        print(f"SigV4 verification cost: {overhead:.1f}% of activities/s  (target < 10%)", flush=True)
+        # Rates swing with whatever else a shared machine runs; CPU time per activity much less. On a
+        # machine the harness saturates, the rate lost is the server's extra CPU over all the CPU spent.
+        server_open, server_signed = (r.server_cpu / r.activities * 1e6 for r in (unsigned, pf))
+        clients = (unsigned.client_cpu + pf.client_cpu) / 2 / n * 1e6
+        share = (server_signed - server_open) / (server_open + clients) * 100
+        print(f"server CPU per activity: {server_open:.0f} us --no-auth, {server_signed:.0f} us verified; "
+              f"clients' {clients:.0f} us; verification = {share:.1f}% of all the CPU an activity takes",
+              flush=True)
         pf_wake = over_http(url, args.samples, 1)
         print(_delays("wake-up delay, pipeflow server", pf_wake) + "  (target median < 5 ms)", flush=True)
     with tempfile.TemporaryDirectory() as tmp, pipeflow_server(db=Path(tmp) / "state.sqlite") as url:

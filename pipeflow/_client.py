@@ -49,7 +49,9 @@ class Client:
             default 0, nothing decided or worked here (`pipeflow decider/worker` elsewhere do);
             N >= 1 runs a decider and N worker processes here for the pipelines submitted.
         store: where large values go (`s3://bucket/prefix` or a directory); default
-            `PIPEFLOW_STORE`, else ./.pipeflow/payloads when the steps run here, else none.
+            `PIPEFLOW_STORE`, else ./.pipeflow/payloads when the steps run here, else none. It
+            is this client's own: a run's values are read from the store the run names only
+            when that lies under it, and the deciders and workers here serve only such runs.
         state_dir: the embedded engine's directory (default ./.pipeflow).
         backend: "embedded" or "swf" (what `Client.swf` gives); by default "swf" with an endpoint_url.
     """
@@ -114,7 +116,7 @@ class Client:
         db = self.state_dir / "state.sqlite"
         if self._reader is None or write:  # to write, the state must be held here: free now, perhaps
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            holder = hold(db)
+            holder = hold(db, self.store)
             if holder is not None:
                 self._holder, self._reader = holder, None
                 atexit.register(self.close)
@@ -141,7 +143,7 @@ class Client:
         if self._service is None:
             from ._service import Service
 
-            self._service = Service(self._swf(), self.domain, processes=self.workers)
+            self._service = Service(self._swf(), self.domain, processes=self.workers, store=self.store)
             atexit.register(self.close)
         return self._service
 
@@ -204,15 +206,19 @@ class Client:
                 check_registration(swf, self.domain, definition)
             service = self._running_here()
             if service is not None:
+                _check_store(service, store)
                 service.serve(definition)
             workflow_id, run_id = start(swf, self.domain, definition, input, store=store)
-        return Run(self, workflow_id, run_id)
+        found = Run(self, workflow_id, run_id)
+        found._root = store  # this process chose it: its values are read from it
+        return found
 
     def run(self, run: str, pipeline: Any = None) -> Run:
         """The run with this run id (or the latest run of this workflow id), open or closed.
 
         An open run whose pipeline nothing decides here (after a kernel restart) is picked up
-        again when its steps run here: from `pipeline`, or the pipeline file it was submitted from.
+        again when its steps run here and `pipeline` is given (a Pipeline, a canvas, a task, or
+        "file.py[:attr]"): the file the run recorded is never loaded on its say-so.
         """
         from ._control import find_any_run
 
@@ -224,20 +230,20 @@ class Client:
         return found
 
     def _pick_up(self, run: Run, workflow_type: dict[str, str], pipeline: Any) -> None:
-        from ._resume import _definition_for, read_run
+        from ._resume import read_run
         from ._run import register
 
         with self._errors():
             service = self._running_here()
             if pipeline is None and service.serves(workflow_type):
                 return
-            try:
-                definition = _definition(pipeline) if pipeline is not None else \
-                    _definition_for(read_run(self._swf(), self.domain, run.run_id), None, run.run_id)
-            except PipelineError as exc:
-                log.warning("run %s is open, but nothing here runs its steps: %s; pass its pipeline to "
-                            "client.run(run, pipeline=...)", run.run_id, exc)
+            if pipeline is None:
+                source = read_run(self._swf(), self.domain, run.run_id).source
+                log.warning("run %s is open, but nothing here runs its steps: pass its pipeline, "
+                            "client.run(run, pipeline='path/to/pipeline.py')%s", run.run_id,
+                            f" (it was started from {source})" if source else "")
                 return
+            definition = _definition(pipeline)
             register(self._swf(), self.domain, definition)
             service.serve(definition)
 
@@ -255,22 +261,37 @@ class Client:
             frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
         return frame
 
-    def resume(self, run: str, from_step: str | None = None, pipeline: Any = None) -> Run:
-        """Start a run that resumes `run` (see `pipeflow resume`): its checkpointed steps are not run again."""
-        from ._resume import _definition_for, read_run, resume
+    def resume(self, run: str, from_step: str | None = None, pipeline: Any = None, *,
+               allow_changed: bool = False) -> Run:
+        """Start a run that resumes `run` (see `pipeflow resume`): its checkpointed steps are not run again.
+
+        `pipeline` (a Pipeline, a canvas, a task, or "file.py[:attr]") runs its steps here; it is
+        needed when the steps run here and nothing here serves the run's pipeline yet: the file
+        the run recorded is never loaded on its say-so. A file whose content is not the one the
+        run was started from is refused unless `allow_changed`.
+        """
+        from ._resume import check_resumable, definition_for, read_run, resume, run_root
         from ._run import register
 
         with self._errors():
             swf = self._swf(write=True)
             old = read_run(swf, self.domain, run)
             service = self._running_here()
-            definition = _definition(pipeline) if pipeline is not None else \
-                _definition_for(old, None, run) if service is not None else None
+            store = service.store if service is not None else self.store
+            check_resumable(old, run, from_step)  # refusals first: no code is loaded for them
+            run_root(old, store, fix="make the Client with the run's store (store=...) to resume it")
+            definition = None
+            if pipeline is not None or (service is not None and not service.serves(old.workflow_type)):
+                definition = definition_for(old, pipeline, run, allow_changed=allow_changed,
+                                            hint=f"client.resume({run!r}, pipeline='path/to/pipeline.py')")
             if definition is not None and service is not None:
                 register(swf, self.domain, definition)
                 service.serve(definition)
-            workflow_id, run_id, _ = resume(swf, self.domain, run, from_step, definition=definition, old=old)
-        return Run(self, workflow_id, run_id)
+            workflow_id, run_id, root = resume(swf, self.domain, run, from_step, definition=definition, old=old,
+                                               store=store)
+        found = Run(self, workflow_id, run_id)
+        found._root = root
+        return found
 
     def _control(self, op: str, run: Run, reason: str | None = None, name: str = "", value: Any = None) -> None:
         """Cancel or signal a run: on the engine or SWF, or through the inbox of the state's holder."""
@@ -290,7 +311,24 @@ class Client:
             elif op == "cancel":
                 _control.cancel(swf, self.domain, run.execution, reason)
             else:
-                _control.signal(swf, self.domain, run.execution, name, value, store=run._store())
+                _control.signal(swf, self.domain, run.execution, name, value, store=run._store())  # the run's if trusted
+
+
+def _check_store(service: Any, store: str | None) -> None:
+    """Refuse a run whose store the deciders and workers here would refuse (their own is the service's)."""
+    import converters
+
+    from . import _wire
+
+    if store is None:
+        return
+    try:
+        _wire.run_store(store, service.store, "client", fix="")
+    except converters.StoreError:
+        raise PipelineError(
+            f"the steps here run with the store {service.store}, not {store}: submit without store=, or give "
+            f"the Client store={store!r} (on the embedded engine, the first Client of this process)"
+        ) from None
 
 
 def _definition(pipeline: Any) -> Any:
@@ -314,7 +352,8 @@ class Run:
         self.run_id = run_id
         self._info: dict[str, Any] | None = None  # the last executionInfo read
         self._events: list[dict[str, Any]] = []  # the history read so far, oldest first
-        self._root: Any = DEFAULT  # the store root the run was started with
+        self._root: Any = DEFAULT  # the store root the run was started with, when trusted (see `_store`)
+        self._foreign: str | None = None  # the store it names, when not trusted
 
     @property
     def execution(self) -> dict[str, str]:
@@ -370,6 +409,8 @@ class Run:
         one only the first Parquet row groups are read, unverified: its checksum covers the whole
         object) and n items of a list.
         """
+        import converters
+
         from . import _wire
 
         self.wait(progress=False)
@@ -378,14 +419,30 @@ class Run:
                 domain=self.client.domain, execution=self.execution, reverseOrder=True, maximumPageSize=1)
         event = page["events"][0]
         attrs = event.get("workflowExecutionCompletedEventAttributes")
-        if preview is None or attrs is None or attrs.get("result") is None:
-            return _wire.decode_close_event(event, run_id=self.run_id, store=self._store())
-        from ._preview import preview_result
+        store = self._store()
+        try:
+            if preview is None or attrs is None or attrs.get("result") is None:
+                return _wire.decode_close_event(event, run_id=self.run_id, store=store)
+            from ._preview import preview_result
 
-        return preview_result(attrs["result"], self._store(), preview)
+            return preview_result(attrs["result"], store, preview)
+        except converters.StoreError as exc:
+            if self._foreign is None:
+                raise
+            raise converters.StoreError(
+                f"run {self.run_id} keeps its values in {self._foreign}, not in this client's store "
+                f"{self.client.store}: make the Client with store={self._foreign!r} to read them ({exc})"
+            ) from None
 
     def _store(self) -> str | None:
-        """The store root the run was started with (from its input document)."""
+        """The store to read the run's values with: the one it was started with, when this client trusts it.
+
+        The run's input document names a store, which anyone who starts a run chooses: it is used
+        only when it lies under the client's own store (or was given to `submit` here). A run
+        started without a store, or naming another (`_foreign` says which), reads from the client's.
+        """
+        import converters
+
         from . import _wire
 
         if self._root is DEFAULT:
@@ -396,9 +453,14 @@ class Run:
                         domain=self.client.domain, execution=self.execution, maximumPageSize=1)["events"]
             attrs = events[0].get("workflowExecutionStartedEventAttributes") or {}
             try:
-                self._root = _wire.decode_workflow_input(attrs.get("input"))[1]
+                named = _wire.decode_workflow_input(attrs.get("input"))[1]
             except (ValueError, KeyError, TypeError):  # not started by pipeflow
-                self._root = None
+                named = None
+            try:
+                self._root = self.client.store if named is None else \
+                    _wire.run_store(named, self.client.store, "client")
+            except converters.StoreError:  # read through the client's own store: its references are refused
+                self._root, self._foreign = self.client.store, _wire._shown(named)
         return self._root  # type: ignore[no-any-return]
 
     def events(self) -> list[dict[str, Any]]:

@@ -172,11 +172,13 @@ def _check_name(name: str) -> None:
 def canceled_error(event: dict[str, Any], run_id: str | None) -> RunCanceled:
     """The RunCanceled a WorkflowExecutionCanceled event stands for, with the reason when one was given."""
     details = (event.get("workflowExecutionCanceledEventAttributes") or {}).get("details")
+    from ._wire import load_json
+
     reason = None
     try:
-        doc = json.loads(details) if details else None
-        if isinstance(doc, dict) and doc.get("reason"):
-            reason = str(doc["reason"])
+        doc = load_json(details, "the close details") if details else None
+        if isinstance(doc, dict) and isinstance(doc.get("reason"), str) and doc["reason"]:
+            reason = doc["reason"]
     except ValueError:
         reason = details
     name = f"run {run_id}" if run_id else "the run"
@@ -209,6 +211,8 @@ class Inbox:
 
     def serve(self) -> None:
         """Carry out the waiting requests and write their answers."""
+        from ._wire import load_json
+
         try:
             names = sorted(p for p in os.listdir(self.directory) if p.endswith(".json"))
         except OSError:
@@ -216,10 +220,12 @@ class Inbox:
         for name in names:
             path = self.directory / name
             try:
-                request = json.loads(path.read_text(encoding="utf-8"))
+                request = load_json(path.read_text(encoding="utf-8"), "the request")
                 path.unlink()
             except (OSError, ValueError):
                 continue  # taken by another server, or half-written: the writer renames whole files
+            if not isinstance(request, dict):
+                continue
             answer = self._carry_out(request)
             _write(self.directory / (name[: -len(".json")] + ".answer"), answer)
 

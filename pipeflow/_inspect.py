@@ -11,7 +11,6 @@ pipeflow.decider._stages).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -290,8 +289,10 @@ def _d_marker(ids: _Ids, event_id: int, a: dict[str, Any]) -> str:
     name = a.get("markerName", "")
     details = a.get("details") or ""
     if name in (PROGRESS_MARKER, CHECKPOINT_MARKER):
+        from . import _wire
+
         try:
-            doc = json.loads(details)
+            doc = _wire.load_json(details, "a marker")
         except ValueError:
             doc = None
         if isinstance(doc, dict) and name == PROGRESS_MARKER:
@@ -444,7 +445,9 @@ def progress_of(events: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
             a = _attrs(event, kind)
             if a.get("markerName") == PROGRESS_MARKER:
                 try:
-                    doc = json.loads(a.get("details") or "")
+                    from . import _wire
+
+                    doc = _wire.load_json(a.get("details") or "", "a progress marker")
                     marker = (int(doc["done"]), int(doc["total"]))
                 except (ValueError, KeyError, TypeError):
                     pass  # not ours: the counts stand

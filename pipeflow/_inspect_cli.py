@@ -13,6 +13,7 @@ aligned tables, times in UTC, long texts cut to the terminal's width.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sqlite3
 import sys
@@ -270,8 +271,13 @@ def status_doc(reader: Reader, run: str) -> dict[str, Any]:
 
 
 def _store_of(events: list[dict[str, Any]]) -> str | None:
-    """The store root a run was started with (from its input document)."""
+    """The store to read a run's offloaded values from: the one it names, when under this process's own.
+
+    This process's store is PIPEFLOW_STORE, else ./.pipeflow/payloads here; a store named only by the
+    run's input is never opened (anyone who starts a run writes that input). None when the run names none.
+    """
     from . import _wire
+    from ._run import default_store
 
     for event in events[:1]:
         attrs = event.get("workflowExecutionStartedEventAttributes") or {}
@@ -279,7 +285,10 @@ def _store_of(events: list[dict[str, Any]]) -> str | None:
             store = _wire.decode_workflow_input(attrs.get("input"))[1]
         except (ValueError, KeyError, TypeError):
             return None
-        return store if isinstance(store, str) else None
+        if not isinstance(store, str):
+            return None
+        return _wire.run_store(store, default_store(os.environ.get("PIPEFLOW_STORE") or None), "command",
+                               fix=f"set PIPEFLOW_STORE={store.split('#', 1)[0]} to read it")
     return None
 
 

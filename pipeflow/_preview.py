@@ -24,7 +24,7 @@ def preview_result(text: str, store: str | None, rows: int) -> Any:
     if rows < 0:
         raise ValueError(f"preview={rows}: give a number of rows, 0 or more")
     if text.startswith(_wire.TREE_PREFIX):
-        return _tree(json.loads(text[len(_wire.TREE_PREFIX):]), store, rows)
+        return _tree(_wire.parse_tree(text[len(_wire.TREE_PREFIX):], "the result tree"), store, rows)
     return _envelope(text, store, rows)
 
 

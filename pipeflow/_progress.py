@@ -7,7 +7,6 @@ event), so it costs the same on the 10th and the 10,000th event.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from dataclasses import dataclass
@@ -58,12 +57,13 @@ class StepCounts:
                 self.failed += 1
 
     def _marker(self, attributes: dict[str, Any]) -> None:
+        from . import _wire
         from .decider._markers import PROGRESS
 
         if attributes.get("markerName") != PROGRESS:
             return
         try:
-            doc = json.loads(attributes.get("details") or "")
+            doc = _wire.load_json(attributes.get("details") or "", "a progress marker")
             self.marker = (int(doc["done"]), int(doc["total"]))
         except (ValueError, KeyError, TypeError):
             pass  # not ours: the counts stand

@@ -9,17 +9,23 @@ offloaded as `{"offloaded": ref}` when long); its decider completes those steps 
 the old results (and checkpoints them again, so a resumed run can be resumed in turn) and runs
 the rest. `from_step` drops the checkpoints of that step and of every later one.
 
-A run started by `pipeflow run` also records the pipeline file it came from (`"source"`), so
-`pipeflow resume RUN` can load it again without being told.
+A run started from a pipeline file also records that file's path and sha256 (`"source"`,
+`"source_sha256"`). Resume never loads a file a history names (anyone who can start a run can
+write the input document): the pipeline file comes from the user (`pipeflow resume FILE RUN`,
+`client.resume(run, pipeline=...)`); the recorded path only shows in the hint, and the recorded
+sha256 is checked against the file named, so code that changed since the run started is not
+mixed with its checkpoints unless asked (`--allow-changed`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import converters
@@ -28,7 +34,8 @@ from . import _wire
 from ._errors import PipelineError
 from .decider._markers import CHECKPOINT, read_checkpoint
 
-__all__ = ["OldRun", "find_execution", "read_run", "resume", "select_checkpoints", "source_of", "with_source"]
+__all__ = ["OldRun", "check_resumable", "check_source", "definition_for", "file_sha256", "find_execution", "read_run",
+           "resume", "run_root", "select_checkpoints", "source_of", "with_source"]
 
 PAGE = 1000  # executions or events per page (SWF's maximum)
 
@@ -47,9 +54,15 @@ class OldRun:
 
     @property
     def source(self) -> str | None:
-        """The pipeline file `pipeflow run` started it from, if recorded."""
+        """The pipeline file it was started from, as recorded (a hint: never loaded)."""
         value = self.doc.get("source")
-        return value if isinstance(value, str) else None
+        return value[:1024] if isinstance(value, str) else None
+
+    @property
+    def source_sha256(self) -> str | None:
+        """The sha256 of that file when the run was started, as recorded."""
+        value = self.doc.get("source_sha256")
+        return value if isinstance(value, str) and len(value) == 64 else None
 
 
 def _pages(call: Any, key: str, **params: Any) -> Iterator[dict[str, Any]]:
@@ -95,7 +108,7 @@ def read_run(swf: Any, domain: str, run: str) -> OldRun:
         if kind == "WorkflowExecutionStarted":
             attrs = event["workflowExecutionStartedEventAttributes"]
             try:
-                doc = json.loads(attrs.get("input") or "")
+                doc = _wire.load_json(attrs.get("input") or "", "its input")
                 if not isinstance(doc, dict) or "input" not in doc:
                     raise ValueError("no pipeline input in it")
             except ValueError as exc:
@@ -159,14 +172,15 @@ def _resolve_step(step: str, old: OldRun, definition: Any) -> str:
 
 def resume(
     swf: Any, domain: str, run: str, from_step: str | None = None, *, definition: Any = None,
-    task_list: str | None = None, old: OldRun | None = None,
+    task_list: str | None = None, old: OldRun | None = None, store: str | None = None,
 ) -> tuple[str, str, str | None]:
     """Start a new execution that resumes `run` (a run id, or a workflow id: its latest run).
 
     Returns `(workflow id, run id, store root)` of the new execution. `definition` (the
     Pipeline, when known) must be the run's workflow type; `task_list` defaults to the
-    definition's, else the old run's. An open run, or a completed one without `from_step`,
-    is refused with a PipelineError.
+    definition's, else the old run's. `store` is this process's store: the old run's store,
+    which the new run reads from and writes to, must lie under it (PipelineError otherwise). An
+    open run, or a completed one without `from_step`, is refused with a PipelineError.
     """
     old = old if old is not None else read_run(swf, domain, run)
     wtype = old.workflow_type
@@ -175,12 +189,9 @@ def resume(
             f"run {run} is of pipeline {wtype['name']} v{wtype['version']}, not {definition.name} "
             f"v{definition.version}: give the pipeline file (and :ATTR) it was started from"
         )
-    if old.status == "OPEN":
-        raise PipelineError(f"run {run} is still open: wait for it to close (or cancel it) before resuming it")
-    if old.status == "COMPLETED" and from_step is None:
-        raise PipelineError(f"run {run} completed: nothing to resume (give --from STEP to run it again from a step)")
+    check_resumable(old, run, from_step)
     checkpoints = select_checkpoints(old, from_step, definition)
-    root = old.doc.get("store")
+    root = run_root(old, store)
     workflow_id = f"{wtype['name'][:243]}-{uuid.uuid4().hex[:12]}"  # as `pipeflow run` names them
     doc = {k: v for k, v in old.doc.items() if k != "resume"}
     if root is not None:
@@ -205,6 +216,26 @@ def resume(
         **{k: v for k, v in settings.items() if k != "taskList"},
     )
     return workflow_id, str(response["runId"]), root
+
+
+def check_resumable(old: OldRun, run: str, from_step: str | None) -> None:
+    """Refuse (PipelineError) an open run, or a completed one without `from_step`."""
+    if old.status == "OPEN":
+        raise PipelineError(f"run {run} is still open: wait for it to close (or cancel it) before resuming it")
+    if old.status == "COMPLETED" and from_step is None:
+        raise PipelineError(f"run {run} completed: nothing to resume (give --from STEP to run it again from a step)")
+
+
+def run_root(old: OldRun, store: str | None, fix: str | None = None) -> str | None:
+    """The old run's store root, when it lies under `store` (this process's); PipelineError otherwise."""
+    root = old.doc.get("store")
+    if root is None:
+        return None
+    shown = _wire._shown(root) if isinstance(root, str) else "<the run's store>"
+    try:
+        return _wire.run_store(root, store, "command", fix=fix or f"resume it with --store {shown}")
+    except converters.StoreError as exc:  # a setting to change, as a wrong --store is
+        raise PipelineError(f"run {old.execution['runId']} cannot be resumed here: {exc}") from None
 
 
 class _Adopter:
@@ -276,30 +307,75 @@ def source_of(pipeline: Any) -> str | None:
 
 
 def with_source(text: str, pipeline: Any) -> str:
-    """A workflow input document with `"source"`: the pipeline file, when it came from one."""
+    """A workflow input document with `"source"` and `"source_sha256"`: the pipeline file, when it came from one."""
     source = source_of(pipeline)
     if source is None:
         return text
     doc = json.loads(text)
     doc["source"] = source
+    try:
+        doc["source_sha256"] = file_sha256(source)
+    except OSError:
+        pass  # gone since it was loaded: the path alone is still a hint
     out = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     return out if len(out) <= _wire.LIMIT else text
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # -- `pipeflow resume`: the embedded engine or an SWF endpoint, decided and worked from here ------
 
 
-def _definition_for(old: OldRun, target: str | None, run: str) -> Any:
-    """The Pipeline of the old run's workflow type from `target` (FILE[:ATTR]) or the file it recorded."""
-    from ._loader import load_targets
+def check_source(old: OldRun, file: str | Path, run: str, allow_changed: bool) -> None:
+    """Refuse (PipelineError) a pipeline file whose content is not the one `run` was started from.
+
+    Runs that recorded no sha256 (started from a notebook's cell, or by an older pipeflow) are
+    not checked. `allow_changed` accepts a changed file: the checkpoints then meet new code.
+    """
+    expected = old.source_sha256
+    if expected is None or allow_changed:
+        return
+    try:
+        actual = file_sha256(file)
+    except OSError:
+        return  # the loader reports a missing or unreadable file in its own words
+    if actual != expected:
+        raise PipelineError(
+            f"{file} is not the file run {run} was started from (sha256 {actual[:12]}..., the run recorded "
+            f"{expected[:12]}... for {old.source}): its checkpoints came from other code. Give --allow-changed "
+            "(client.resume(..., allow_changed=True)) to resume with this file as it is now"
+        )
+
+
+def definition_for(old: OldRun, target: Any, run: str, *, allow_changed: bool = False, hint: str | None = None) -> Any:
+    """The Pipeline of the old run's workflow type, from `target`: FILE[:ATTR] named by the user, or a pipeline.
+
+    Never from the file the run recorded: without a target, PipelineError naming it as a hint
+    (`hint`: how to name the file, default the `pipeflow resume` command line). A named file
+    must have the content the run recorded (see `check_source`) before it is loaded.
+    """
+    from ._loader import load_targets, parse_spec
     from ._pipeline import as_pipeline
 
-    spec = target or old.source
-    if spec is None:
-        raise PipelineError(f"run {run} does not say which pipeline file it came from: give it, "
-                            f"`pipeflow resume FILE[:ATTR] {run}`")
     wtype = old.workflow_type
-    found = [as_pipeline(item.target, attr=item.attr) for item in load_targets(spec)]
+    if target is None:
+        started = f" (the run was started from {old.source})" if old.source else ""
+        raise PipelineError(f"name the pipeline file: {hint or f'pipeflow resume path/to/pipeline.py {run}'}"
+                            f"{started}; resume runs only code you name")
+    if isinstance(target, (str, os.PathLike)):
+        spec = os.fspath(target)
+        check_source(old, parse_spec(spec)[0], run, allow_changed)
+        found = [as_pipeline(item.target, attr=item.attr) for item in load_targets(spec)]
+    else:
+        spec = repr(target)
+        found = [as_pipeline(target)]
     for definition in found:
         if (definition.name, definition.version) == (wtype["name"], wtype["version"]):
             return definition
@@ -309,23 +385,29 @@ def _definition_for(old: OldRun, target: str | None, run: str) -> Any:
 
 
 def resume_file(
-    target: str | None, run: str, from_step: str | None, *, workers: int | None, progress: bool
+    target: str | None, run: str, from_step: str | None, *, workers: int | None, progress: bool,
+    store: str | None = None, allow_changed: bool = False,
 ) -> Any:
-    """`pipeflow resume` on the embedded engine: the runs in ./.pipeflow/state.sqlite; returns a RunOutcome."""
-    from ._run import DOMAIN, STATE_DB, RunOutcome, _embedded, _progress, wait
+    """`pipeflow resume` on the embedded engine: the runs in ./.pipeflow/state.sqlite; returns a RunOutcome.
+
+    `store` is this process's store (default ./.pipeflow/payloads): the old run's must lie under it.
+    """
+    from ._run import DOMAIN, STATE_DB, RunOutcome, _embedded, _progress, default_store, wait
     from .engine import Engine
 
     if not STATE_DB.exists():
         raise PipelineError(f"no run {run!r} here: {STATE_DB} does not exist; resume from the directory "
                             "`pipeflow run` ran in (or give --backend swf and its options)")
-    with Engine(db=str(STATE_DB)) as engine:  # a first look, for the pipeline file
+    with Engine(db=str(STATE_DB)) as engine:  # a first look, for the pipeline's type and store
         old = read_run(engine.client(), DOMAIN, run)
-    definition = _definition_for(old, target, run)
-    store = old.doc.get("store")
+    store = default_store(store)
+    check_resumable(old, run, from_step)  # refusals first: no code is loaded for them
+    run_root(old, store)
+    definition = definition_for(old, target, run, allow_changed=allow_changed)
     with _embedded(definition, store=store, workers=workers, db=str(STATE_DB)) as embedded:
         swf = embedded.swf
         workflow_id, run_id, root = resume(swf, DOMAIN, run, from_step, definition=definition,
-                                           old=read_run(swf, DOMAIN, run))
+                                           old=read_run(swf, DOMAIN, run), store=store)
         reporter = _progress(swf, workflow_id, run_id) if progress else None
         try:
             return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=embedded.check))
@@ -337,17 +419,27 @@ def resume_file(
 def resume_swf(
     target: str | None, run: str, from_step: str | None, *, domain: str, endpoint_url: str | None,
     region: str | None, workers: int | None, local_workers: bool = True, progress: bool = False,
+    store: str | None = None, allow_changed: bool = False,
 ) -> Any:
-    """`pipeflow resume --backend swf`: like `pipeflow run --backend swf`, the new execution resuming `run`."""
+    """`pipeflow resume --backend swf`: like `pipeflow run --backend swf`, the new execution resuming `run`.
+
+    `store` is this process's store (with local workers default ./.pipeflow/payloads, as for
+    `pipeflow run`): the old run's must lie under it.
+    """
     from ._aws import swf_client
+    from ._run import default_store
     from ._run_swf import _service_errors, run_here
 
+    if local_workers:
+        store = default_store(store)
     with _service_errors(domain):
         swf = swf_client(endpoint_url=endpoint_url, region=region)
         old = read_run(swf, domain, run)
-        definition = _definition_for(old, target, run)
+        check_resumable(old, run, from_step)  # refusals first: no code is loaded for them
+        run_root(old, store)
+        definition = definition_for(old, target, run, allow_changed=allow_changed)
         return run_here(
             swf, domain, definition,
             lambda running: resume(swf, domain, run, from_step, definition=definition, task_list=running.task_list,
-                                   old=old),
-            store=old.doc.get("store"), workers=workers, local_workers=local_workers, progress=progress)
+                                   old=old, store=store),
+            store=store, workers=workers, local_workers=local_workers, progress=progress)

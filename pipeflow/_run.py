@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "RunOutcome", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start", "task_lists",
-    "wait", "wait_closed",
+    "RunOutcome", "default_store", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start",
+    "task_lists", "wait", "wait_closed",
 ]
 
 log = logging.getLogger("pipeflow.run")
@@ -40,6 +40,14 @@ class _Default:
 
 
 DEFAULT: Any = _Default()  # "use ./.pipeflow/payloads", where None means "no store"
+
+
+def default_store(store: str | None) -> str:
+    """A process's own store: `store` (--store, PIPEFLOW_STORE), else ./.pipeflow/payloads here, as an absolute path.
+
+    A worker, decider or resume uses the store a run names only when it lies under this one.
+    """
+    return store or str(PAYLOADS.resolve())
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
         engine = Engine(db=db)
         swf = engine.client()
         register(swf, DOMAIN, definition)
-        decider = DeciderLoop(swf, DOMAIN, definition.task_list, [definition])
+        decider = DeciderLoop(swf, DOMAIN, definition.task_list, [definition], store=store)
         loops = [_Loop("pipeflow-decider", decider.run, stop)]
         for worker in list_workers:
             worker.swf = swf
@@ -330,6 +338,9 @@ def serve_worker(
 ) -> None:
     """`pipeflow worker`: run the tasks of the given files against an SWF endpoint until signalled.
 
+    `store` is the worker's store (default ./.pipeflow/payloads here): its runs' stores must lie
+    under it, and it offloads the large values of runs started without one.
+
     On SIGTERM or SIGINT no new poll starts; tasks not started are handed back at once (the
     decider schedules them again without spending a retry), as is whatever a poll in flight
     brings; running tasks finish and are reported, or after `grace` seconds are killed and
@@ -342,6 +353,7 @@ def serve_worker(
 
     loaded = [item for target in targets for item in load_targets(target)]
     registry = Registry.from_tasks(task for item in loaded for task in tasks_of(item.target))
+    store = default_store(store)
     swf = _swf_client(endpoint_url, region)
     # A task with its own task_list is scheduled there, the others on their pipeline's list.
     lists = {task_list} if task_list else (
@@ -381,9 +393,12 @@ def serve_worker(
 
 def serve_decider(
     targets: list[str], *, domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
-    poll_wait: float = POLL_WAIT, pollers: int = 1,
+    poll_wait: float = POLL_WAIT, pollers: int = 1, store: str | None = None,
 ) -> None:
     """`pipeflow decider`: decide the executions of the given pipelines until signalled.
+
+    `store` is the decider's store (default ./.pipeflow/payloads here): a run naming a store
+    that does not lie under it fails, saying so.
 
     On SIGTERM or SIGINT it finishes the decision task in hand and answers what its poll in
     flight brings (up to `poll_wait` seconds), then returns. A second signal exits at once.
@@ -394,11 +409,13 @@ def serve_decider(
     definitions = [_definition(item) for target in targets for item in load_targets(target)]
     from .decider import DeciderLoop
 
+    store = default_store(store)
     swf = _swf_client(endpoint_url, region)
     lists = {task_list} if task_list else {d.task_list for d in definitions}
     with _until_signalled() as stop:
         loops = [_Loop(f"pipeflow-decider-{name}",
-                       functools.partial(DeciderLoop(swf, domain, name, definitions).run, pollers=pollers), stop)
+                       functools.partial(DeciderLoop(swf, domain, name, definitions, store=store).run,
+                                         pollers=pollers), stop)
                  for name in sorted(lists)]
         for loop in loops:
             loop.start()

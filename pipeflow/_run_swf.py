@@ -128,7 +128,8 @@ def _local(
     for worker in local:
         worker.start()  # the pools fork before this process runs threads of its own
     stop = threading.Event()
-    decider = _Loop("pipeflow-decider", DeciderLoop(swf, domain, definition.task_list, [definition]).run, stop)
+    decider = _Loop("pipeflow-decider", DeciderLoop(swf, domain, definition.task_list, [definition], store=store).run,
+                    stop)
     loops = [decider] + [_Loop(f"pipeflow-worker-{w.task_list}", w.run, stop) for w in local]
     try:
         prepare()

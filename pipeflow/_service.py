@@ -45,12 +45,16 @@ class _Piece:
 
 
 class Service:
-    """Deciders by decision task list and workers by activity task list, for `swf`'s domain."""
+    """Deciders by decision task list and workers by activity task list, for `swf`'s domain.
 
-    def __init__(self, swf: Any, domain: str, *, processes: int | None) -> None:
+    `store` is their own store: the runs they serve must name a store under it (or none).
+    """
+
+    def __init__(self, swf: Any, domain: str, *, processes: int | None, store: str | None = None) -> None:
         self.swf = swf
         self.domain = domain
         self.processes = processes
+        self.store = store
         self._deciders: dict[str, _Piece] = {}
         self._workers: dict[str, _Piece] = {}
         self._retired: list[_Piece] = []
@@ -68,7 +72,7 @@ class Service:
                 raise RuntimeError("the client's background service is closed")
             decider = self._deciders.get(definition.task_list)
             if decider is None:
-                runner = DeciderLoop(self.swf, self.domain, definition.task_list, [definition])
+                runner = DeciderLoop(self.swf, self.domain, definition.task_list, [definition], store=self.store)
                 self._deciders[definition.task_list] = self._start(f"pipeflow-decider-{definition.task_list}",
                                                                    runner.run, runner)
             else:
@@ -80,8 +84,9 @@ class Service:
                 if all(known.get(key) is task for key, task in registry.tasks.items()):
                     continue
                 tasks = {**known, **registry.tasks}
-                # No store of its own: a worker offloads into the store each run names.
-                worker = Worker(self.swf, self.domain, name, Registry(tasks), processes=self.processes)
+                # The service's store: a run's own store must lie under it (a task input never picks one).
+                worker = Worker(self.swf, self.domain, name, Registry(tasks), processes=self.processes,
+                                store=self.store)
                 worker.start()
                 piece = self._start(f"pipeflow-worker-{name}", functools.partial(worker.run, drain_timeout=DRAIN),
                                     worker)
@@ -148,13 +153,13 @@ class Service:
 class Holder:
     """The embedded engine of one state directory, held by this process for the Clients that use it."""
 
-    def __init__(self, db: Path, engine: Any) -> None:
+    def __init__(self, db: Path, engine: Any, store: str | None = None) -> None:
         from ._control import Inbox
 
         self.db = db
         self.engine = engine
         self.swf = engine.client()
-        self.service = Service(self.swf, DOMAIN, processes=None)
+        self.service = Service(self.swf, DOMAIN, processes=None, store=store)
         self.users = 0
         self._stop = threading.Event()
         self._inbox = Inbox(db.parent / "control", self.swf, DOMAIN)
@@ -183,8 +188,11 @@ _holders: dict[Path, Holder] = {}
 _holders_lock = threading.Lock()
 
 
-def hold(db: Path) -> Holder | None:
-    """This process's holder of the state `db` (opened now if needed), or None when another process holds it."""
+def hold(db: Path, store: str | None = None) -> Holder | None:
+    """This process's holder of the state `db` (opened now if needed), or None when another process holds it.
+
+    `store` is the store its deciders and workers use, when it is opened now.
+    """
     from ._inspect_cli import _held
     from .engine import Engine
 
@@ -197,7 +205,7 @@ def hold(db: Path) -> Holder | None:
                 engine = Engine(db=str(db))
             except EngineError:
                 return None
-            holder = _holders[db] = Holder(db, engine)
+            holder = _holders[db] = Holder(db, engine, store)
         holder.users += 1
         return holder
 

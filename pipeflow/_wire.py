@@ -31,9 +31,12 @@ __all__ = [
     "encode_workflow_result",
     "failure_details",
     "is_handback",
+    "load_json",
     "parse_activity_id",
+    "parse_tree",
     "run_key",
     "run_scope",
+    "run_store",
     "write_manifest",
 ]
 
@@ -70,10 +73,67 @@ def _fit(text: str, store: Any, what: str) -> str:
 
 
 def _unfit(text: str, store: Any) -> Any:
-    """The JSON document behind `text` (read from the store when it is a reference)."""
+    """The JSON document behind `text` (read from the store when it is a reference).
+
+    Raises ValueError when it is not JSON or nests too deep, ConverterError when the store refuses it.
+    """
     if converters.is_reference(text):
         return converters.loads(text, store=store)
-    return json.loads(text)
+    return load_json(text)
+
+
+def load_json(text: str | bytes, what: str = "the document") -> Any:
+    """A JSON document that came from elsewhere (a history, a task, a file).
+
+    Raises ValueError (as `json.loads` does) when it is malformed or nests deeper than
+    converters' limit, checked by a scan before parsing: never RecursionError.
+    """
+    from converters._limits import MAX_DEPTH, json_depth_exceeds  # converters imports pipeflow: not at import
+
+    if json_depth_exceeds(text):
+        raise ValueError(f"{what} nests deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except RecursionError:  # the scan bounds the depth; this is the last guard
+        raise ValueError(f"{what} nests too deep to parse") from None
+
+
+def check_tree(tree: Any, what: str = "the value tree") -> Tree:
+    """`tree` when it is a value tree (see the module's docstring); ValueError otherwise.
+
+    Iterative, so a deep hostile structure costs a loop, not the stack; a failure's details
+    (`{"error": details}`) are JSON of any shape, within the same depth.
+    """
+    from converters._limits import MAX_DEPTH
+
+    stack: list[tuple[Any, int, bool]] = [(tree, 1, True)]  # (node, depth, is a tree node)
+    while stack:
+        node, depth, in_tree = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{what} nests deeper than {MAX_DEPTH} levels")
+        if isinstance(node, list):
+            stack.extend((item, depth + 1, in_tree) for item in node)
+        elif not in_tree:
+            if isinstance(node, dict):
+                stack.extend((item, depth + 1, False) for item in node.values())
+        elif isinstance(node, str):
+            continue
+        elif isinstance(node, dict) and len(node) == 1 and isinstance(node.get("offloaded"), str):
+            continue
+        elif isinstance(node, dict) and len(node) == 1 and isinstance(node.get("error"), dict):
+            stack.append((node["error"], depth + 1, False))
+        else:
+            raise ValueError(f"{what} holds a {type(node).__name__} where an envelope, a list, "
+                             '{"offloaded": ref} or {"error": details} belongs')
+    return tree
+
+
+def parse_tree(text: str, what: str = "the value tree") -> Tree:
+    """The value tree in the JSON `text`; `converters.DecodeError` when it is not one."""
+    try:
+        return check_tree(load_json(text, what), what)
+    except ValueError as exc:
+        raise converters.DecodeError(f"{what} cannot be read: {exc}") from None
 
 
 def parse_activity_id(activity_id: str) -> tuple[str, int]:
@@ -122,6 +182,36 @@ def same_root(a: str, b: str) -> bool:
     return bool(converters.open_store(a).root.uri == converters.open_store(b).root.uri)
 
 
+def _shown(uri: str | None) -> str:
+    """A store URI for a message: its root part, cut (it may come from a hostile input)."""
+    if uri is None:
+        return "(none)"
+    text = uri.rpartition("#")[0] if "#" in uri else uri
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def run_store(named: Any, own: str | None, who: str, fix: str | None = None) -> str:
+    """The run's store `named` (from its input) when it lies under `own`'s root; else StoreError.
+
+    `own` is the process's configured store (scoped or not; None: it has none). A store named by
+    a task input or a history is never opened for reading or writing unless it is under `own`:
+    the input could name any directory or bucket. The error names both stores and the fix
+    (`fix`, default: start `who` with --store).
+    """
+    if isinstance(named, str) and own is not None:
+        try:
+            if same_root(named, own):
+                return named
+        except converters.StoreError:
+            pass  # an unusable URI: refused below like any other
+    if not isinstance(named, str):
+        raise converters.StoreError(f"the run names no usable store ({type(named).__name__}, not a URI)")
+    raise converters.StoreError(
+        f"the run's store {_shown(named)} is not this {who}'s store {_shown(own)}: "
+        + (fix or f"start the {who} with --store {_shown(named)} to serve it")
+    )
+
+
 # -- workflow input and result ------------------------------------------------------------
 
 
@@ -137,12 +227,21 @@ def encode_workflow_input(
     return _json({"v": 1, "input": envelope, "store": store})
 
 
-def decode_workflow_input(text: str | None) -> tuple[str, str | None]:
-    """`(input envelope, store URI)` from the workflow input (an absent input is `None`)."""
+def decode_workflow_input(text: str | None) -> tuple[Tree, str | None]:
+    """`(input tree, store URI)` from the workflow input (an absent input is `None`).
+
+    Raises ValueError (or KeyError) when it is not a pipeflow input document: malformed,
+    nested too deep, or its members of the wrong types.
+    """
     if not text:
         return converters.dumps(None), None
-    doc = json.loads(text)
-    return doc["input"], doc.get("store")
+    doc = load_json(text, "the workflow input")
+    if not isinstance(doc, dict):
+        raise ValueError(f"the workflow input is a JSON {type(doc).__name__}, not an object")
+    store = doc.get("store")
+    if store is not None and not isinstance(store, str):
+        raise ValueError(f"the workflow input's store is a {type(store).__name__}, not a URI")
+    return check_tree(doc["input"], "the workflow input's value"), store
 
 
 def encode_workflow_result(tree: Tree, store: str | None) -> str:
@@ -168,14 +267,22 @@ def decode_tree(tree: Tree, store: str | None) -> Any:
     if isinstance(tree, list):
         return [decode_tree(t, store) for t in tree]
     if "offloaded" in tree:
-        return decode_tree(converters.loads(tree["offloaded"], store=store), store)
+        return decode_tree(_offloaded(tree["offloaded"], store), store)
     return failure_error(tree["error"])
+
+
+def _offloaded(ref: str, store: str | None) -> Tree:
+    """The value tree an `{"offloaded": ref}` stands for; DecodeError when what is stored is not one."""
+    try:
+        return check_tree(converters.loads(ref, store=store), "an offloaded list of results")
+    except (ValueError, RecursionError) as exc:
+        raise converters.DecodeError(f"an offloaded list of results cannot be read: {exc}") from None
 
 
 def expand_tree(tree: Tree, store: str | None) -> list[Tree]:
     """The items of a map's input as value trees: a list's members, or an envelope decoded and re-encoded."""
     if isinstance(tree, dict) and "offloaded" in tree:
-        tree = converters.loads(tree["offloaded"], store=store)
+        tree = _offloaded(tree["offloaded"], store)
     if isinstance(tree, list):
         return tree
     value = decode_tree(tree, store)
@@ -199,22 +306,22 @@ def decode_activity_input(
 ) -> tuple[list[Any], dict[str, Any], str | None]:
     """The worker's side: `(args, kwargs, store)`: what to call the task with, and where its result goes.
 
-    The run's store (named by the decider, scoped to the run) wins over the worker's own
-    `store`, which serves runs started without one. A worker given a store refuses a run
-    whose store has another root: a history must not send its results elsewhere.
+    `store` is the worker's own store scoped to the task's run (None: it has none). The input
+    names the run's store (the decider's scope of the run): it is used only when it lies under
+    the worker's root, else the task fails with StoreError before anything is read or written
+    there; a task input never chooses where a worker reads or writes. A run started without a
+    store uses the worker's. An input offloaded as a whole is read through the worker's store.
     """
     doc = _unfit(text, store)
+    if not isinstance(doc, dict) or not isinstance(doc.get("args"), list) or not isinstance(doc.get("kwargs"), dict):
+        raise converters.DecodeError("the activity input is not a pipeflow activity input document")
     named = doc.get("store")
-    if named is not None and store is not None and not same_root(named, store):
-        raise converters.StoreError(
-            f"the run's store {named.split('#', 1)[0]} is not this worker's store {store.split('#', 1)[0]}; "
-            "start the worker with --store set to the run's store (or without --store)"
-        )
-    store = named if named is not None else store
+    if named is not None:
+        store = run_store(named, store, "worker")
     args = [converters.loads(a, store=store) for a in doc["args"]]
     kwargs = {k: converters.loads(v, store=store) for k, v in doc["kwargs"].items()}
     if doc.get("piped") is not None:
-        args.insert(0, decode_tree(doc["piped"], store))
+        args.insert(0, decode_tree(check_tree(doc["piped"], "the piped value"), store))
     return args, kwargs, store
 
 
@@ -283,6 +390,8 @@ def decode_failure(details: str | None, store: str | None = None) -> dict[str, A
         doc = _unfit(details, store)
     except ValueError:
         return {"message": details}
+    except converters.ConverterError as exc:  # offloaded where this process may not read
+        return {"message": f"the failure's details cannot be read ({exc})"}
     if not isinstance(doc, dict):
         return {"message": details}
     ref = doc.get("details_ref")
@@ -321,7 +430,7 @@ def decode_close_event(event: dict[str, Any], run_id: str | None = None, store: 
         if result is None:
             return None
         if result.startswith(TREE_PREFIX):
-            return decode_tree(json.loads(result[len(TREE_PREFIX):]), store)
+            return decode_tree(parse_tree(result[len(TREE_PREFIX):], "the run's result"), store)
         return converters.loads(result, store=store)
     if kind == "WorkflowExecutionFailed":
         attrs = event["workflowExecutionFailedEventAttributes"]

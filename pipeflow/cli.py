@@ -48,13 +48,23 @@ def cli(verbose: int) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file for durable state (default: in memory).")
 @click.option("--poll-timeout", type=click.FloatRange(min=0.1, max=60.0), default=60.0, hidden=True,
               help="Seconds a long poll waits for a task (SWF: 60); shorter for tests.")
-def server(host: str, port: int, db: str | None, poll_timeout: float) -> None:
+@click.option("--no-auth", is_flag=True,
+              help="Accept unsigned requests (loopback --host only). By default requests must be SigV4-signed "
+                   "with this environment's AWS credentials, or with a generated key pair when there are none.")
+def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool) -> None:
     """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
+    from .engine._auth import is_loopback
+
+    if no_auth and not is_loopback(host):
+        _error(f"--no-auth is for loopback only: serving {host} lets other machines in; "
+               "drop --no-auth (clients sign with your AWS credentials) or bind 127.0.0.1")
+        sys.exit(EXIT_USAGE)
     # the server uses botocore only to read SWF's model: its debug lines would bury the request log (-vv)
     logging.getLogger("botocore").setLevel(max(logging.getLogger().level, logging.INFO))
     from .engine import serve
+    from .engine._http import ENVIRONMENT
 
-    serve(host=host, port=port, db=db, poll_timeout=poll_timeout)
+    serve(host=host, port=port, db=db, poll_timeout=poll_timeout, auth=None if no_auth else ENVIRONMENT)
 
 
 def _parse_input(input_json: str | None, input_file: str | None) -> Any:
@@ -71,14 +81,18 @@ def _parse_input(input_json: str | None, input_file: str | None) -> Any:
         source, text = "--input", input_json
     else:
         return None
+    from ._wire import load_json
+
     try:
-        return json.loads(text)
+        return load_json(text, source)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(
             f"{source} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
             "quote strings, e.g. --input '\"some text\"' or --input '[1, 2, 3]'",
             param_hint="--input" if input_file is None else "--input-file",
         ) from None
+    except ValueError as exc:  # nested past the limit
+        raise click.BadParameter(str(exc), param_hint="--input" if input_file is None else "--input-file") from None
 
 
 def _store_uri(store: str | None, s3_bucket: str | None) -> str | None:
@@ -167,7 +181,9 @@ def run(
 @click.option("--processes", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
 @click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
 @click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
-@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI", help="Where large results go.")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="The worker's store: runs whose store lies elsewhere are refused; large results of runs "
+                   "started without one go here. [default: ./.pipeflow/payloads]")
 @click.option("--grace", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
               help="On SIGTERM, how long running tasks may finish before they are killed and handed back.")
 @click.option("--pollers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -204,9 +220,12 @@ def worker(
 @click.option("--pollers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Polls kept open at once; more cut the wait for a task on servers that look for one only "
                    "when a poll starts (moto).")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="The decider's store: a run whose store lies elsewhere fails, saying so. "
+                   "[default: ./.pipeflow/payloads]")
 def decider(
     targets: tuple[str, ...], domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
-    pollers: int,
+    pollers: int, store: str | None,
 ) -> None:
     """Decide the executions of the given pipelines until interrupted.
 
@@ -216,7 +235,7 @@ def decider(
     from ._run import serve_decider
 
     serve_decider(list(targets), domain=domain, task_list=task_list, endpoint_url=endpoint_url, region=region,
-                  pollers=pollers)
+                  pollers=pollers, store=store)
 
 
 @cli.command()
@@ -394,9 +413,14 @@ def result(run_id: str, backend: str, domain: str | None, region: str | None, en
 
 
 @cli.command()
-@click.argument("args", metavar="[FILE[:ATTR]] RUN", nargs=-1, required=True)
+@click.argument("args", metavar="FILE[:ATTR] RUN", nargs=-1, required=True)
 @click.option("--from", "from_step", metavar="STEP",
               help="Run again from this top-level step (its path, e.g. 2, or its task's name) onward.")
+@click.option("--allow-changed", is_flag=True,
+              help="Resume with FILE even though it is not the file RUN was started from (its checkpoints then "
+                   "meet the new code).")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="This process's store: RUN's must lie under it. [default: ./.pipeflow/payloads]")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
 @_backend_options
 @click.option("--no-local-workers", is_flag=True,
@@ -404,20 +428,23 @@ def result(run_id: str, backend: str, domain: str | None, region: str | None, en
 @click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
 def resume(
-    args: tuple[str, ...], from_step: str | None, workers: int | None, backend: str, domain: str | None,
-    region: str | None, endpoint_url: str | None, no_local_workers: bool, as_json: bool, no_progress: bool,
+    args: tuple[str, ...], from_step: str | None, allow_changed: bool, store: str | None, workers: int | None,
+    backend: str, domain: str | None, region: str | None, endpoint_url: str | None, no_local_workers: bool,
+    as_json: bool, no_progress: bool,
 ) -> None:
-    """Run RUN (a run id, or a workflow id: its latest run) again, reusing the steps it checkpointed.
+    """Run RUN (a run id, or a workflow id: its latest run) again with FILE, reusing the steps it checkpointed.
 
     A new run of the same pipeline and input starts; every top-level step (and stage) that RUN
     completed takes its result from RUN instead of running again, and the rest runs. Its result
-    is printed as `pipeflow run` prints it. FILE defaults to the pipeline file RUN was started from.
+    is printed as `pipeflow run` prints it. Only FILE runs: the file RUN recorded is never
+    loaded on its say-so (RUN alone shows it as a hint), and FILE must be that file as it was
+    when RUN started, unless --allow-changed.
     """
     from ._resume import resume_file, resume_swf
     from ._run import result_json
 
     if len(args) > 2:
-        raise click.UsageError("give the run to resume, optionally after its pipeline file: [FILE[:ATTR]] RUN")
+        raise click.UsageError("give the pipeline file and the run to resume: FILE[:ATTR] RUN")
     target, run_id = (None, args[0]) if len(args) == 1 else args
     _check_backend(backend, domain, region, endpoint_url)
     if no_local_workers and backend != "swf":
@@ -425,9 +452,11 @@ def resume(
     if backend == "swf":
         assert domain is not None
         outcome = resume_swf(target, run_id, from_step, domain=domain, endpoint_url=endpoint_url, region=region,
-                             workers=workers, local_workers=not no_local_workers, progress=not no_progress)
+                             workers=workers, local_workers=not no_local_workers, progress=not no_progress,
+                             store=store, allow_changed=allow_changed)
     else:
-        outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress)
+        outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress, store=store,
+                              allow_changed=allow_changed)
     if as_json:
         click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
                                 "status": "COMPLETED", "result": outcome.result}))

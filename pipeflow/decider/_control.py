@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import converters
 
+from .. import _wire
 from ..canvas import WaitSignal
 from .plan import Node, Plan, Tree
 
@@ -39,20 +40,32 @@ _NONE = "json/1:null"
 Handler = Callable[[dict[str, Any]], None]
 
 
-def signal_tree(text: str | None) -> Tree:
+def signal_tree(text: str | None, store: str | None = None) -> Tree:
     """A signal's input as a value tree: a converters envelope as is; other text as its JSON value or a string.
 
     pipeflow's own senders (`pipeflow signal`, `signal()`) always send an envelope; the rest
-    covers signals sent by hand (the SWF console, `aws swf signal-workflow-execution`).
+    covers signals sent by hand (the SWF console, `aws swf signal-workflow-execution`). An
+    envelope is passed on undecoded (the step that takes it decodes it, within converters'
+    limits). Raises `converters.DecodeError` for JSON nested past converters' limit, and
+    `PayloadTooLarge` for a text too long to pass on without `store` (the run's).
     """
+    from converters._limits import MAX_DEPTH, json_depth_exceeds  # converters imports pipeflow: not at import
+
     if not text:
         return _NONE
+    if not isinstance(text, str):
+        raise converters.DecodeError(f"the signal's input is a {type(text).__name__}, not text")
     if _ENVELOPE.match(text):
+        if text.startswith("json/") and json_depth_exceeds(text[text.index(":") + 1:]):  # a scan, no decoding
+            raise converters.DecodeError(f"the signal's input is JSON nested deeper than {MAX_DEPTH} levels")
         return text
+    if json_depth_exceeds(text):
+        raise converters.DecodeError(f"the signal's input is JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        json.loads(text)
+        _wire.load_json(text, "the signal's input")
     except ValueError:
-        return converters.dumps(text, codec="json")
+        return converters.dumps(text, codec="json", store=store, threshold=_wire.LIMIT - 1024,
+                                what="the signal's input")
     return "json/1:" + text
 
 
@@ -200,12 +213,17 @@ class Control:
         self.children_asked.add(event["requestCancelExternalWorkflowExecutionInitiatedEventAttributes"]["workflowId"])
 
     def _signaled(self, event: dict[str, Any]) -> None:
+        """A signal: a cancel reason is kept (a note when it cannot be read); a step's value must be a tree.
+
+        A signal for steps whose input cannot be passed on raises `ConverterError`: the run
+        fails once, naming the event (`RunState.poisoned`).
+        """
         attrs = event["workflowExecutionSignaledEventAttributes"]
         name = attrs["signalName"]
         if name == CANCEL_SIGNAL:
-            self.reason = _reason_text(attrs.get("input"))
+            self.reason = _reason_text(attrs.get("input"), self.state.store, event.get("eventId"))
         else:
-            self.mailbox.deliver(name, signal_tree(attrs.get("input")))
+            self.mailbox.deliver(name, signal_tree(attrs.get("input"), self.state.store))
 
     def _cancel_requested(self, event: dict[str, Any]) -> None:
         attrs = event.get("workflowExecutionCancelRequestedEventAttributes") or {}
@@ -218,14 +236,35 @@ class Control:
         self.cause = cause
 
 
-def _reason_text(text: str | None) -> str | None:
-    """The reason a `pipeflow.cancel` signal carries (an envelope of a string), cut to REASON_LIMIT."""
+def _reason_text(text: str | None, store: str | None = None, event_id: Any = None) -> str | None:
+    """The reason a `pipeflow.cancel` signal carries (a JSON envelope of a string), cut to REASON_LIMIT.
+
+    pipeflow sends the reason inline as `json/1:"..."`; anything it cannot read as text (a
+    reference, another codec, nesting past converters' limit) is dropped, and a note naming the
+    event stands in its place in the close details: the cancel itself goes ahead.
+    """
+    from converters._limits import MAX_DEPTH, json_depth_exceeds
+
     if not text:
         return None
-    if converters.is_reference(text):  # never sent by pipeflow; and the decider reads no store
-        return text[:REASON_LIMIT]
+    if not isinstance(text, str):
+        return _dropped(event_id, "it is not text")
+    if not _ENVELOPE.match(text):
+        return text[:REASON_LIMIT]  # sent by hand: the text itself
+    if not text.startswith("json/"):
+        return _dropped(event_id, f"it is a {text.split(':', 1)[0]} value, not a JSON text")
+    if json_depth_exceeds(text[text.index(":") + 1:]):
+        return _dropped(event_id, f"it nests deeper than {MAX_DEPTH} levels")
     try:
-        value = converters.loads(text) if _ENVELOPE.match(text) else text
-    except converters.ConverterError:
-        value = text
+        value = converters.loads(text, store=store)
+    except (converters.ConverterError, RecursionError) as exc:
+        return _dropped(event_id, f"{type(exc).__name__}: {exc}" if not isinstance(exc, RecursionError)
+                        else "it nests too deep to decode")
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        return _dropped(event_id, f"it is a {type(value).__name__}, not a text")
     return str(value)[:REASON_LIMIT]
+
+
+def _dropped(event_id: Any, why: str) -> str:
+    """The note kept instead of a cancel reason that cannot be read."""
+    return f"(the reason sent with the cancel in event {event_id} was dropped: {why})"[:REASON_LIMIT]

@@ -26,10 +26,16 @@ MAX_REQUEST = 900_000  # characters of decisions per response, under SWF's 1 MB 
 
 
 class Decider:
-    """Decides the executions of the given pipelines, keyed by workflow type (name, version)."""
+    """Decides the executions of the given pipelines, keyed by workflow type (name, version).
 
-    def __init__(self, pipelines: Iterable[Any], *, max_runs: int = 1000, max_open: int = MAX_OPEN,
-                 max_request: int = MAX_REQUEST) -> None:
+    `store` is the decider's own store (a URI): a run that names a store is decided only when
+    its store lies under it; one naming another store fails, saying so (None: only runs
+    started without a store are decided).
+    """
+
+    def __init__(self, pipelines: Iterable[Any], *, store: str | None = None, max_runs: int = 1000,
+                 max_open: int = MAX_OPEN, max_request: int = MAX_REQUEST) -> None:
+        self.store = store
         self.pipelines: dict[tuple[str, str], Pipeline] = {}
         for obj in pipelines:
             p = as_pipeline(obj)
@@ -62,7 +68,7 @@ class Decider:
             raise PipelineError(f"this decider does not know the workflow type {wtype['name']} v{wtype['version']}")
         state = self._runs.pop(run_id, None)
         if state is None:
-            state = RunState(pipeline, run_id, task["workflowExecution"]["workflowId"])
+            state = RunState(pipeline, run_id, task["workflowExecution"]["workflowId"], root=self.store)
         try:
             state.apply(task["events"])
             decisions = with_markers(state, self._decisions(state))  # checkpoint and progress markers first

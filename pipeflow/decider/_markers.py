@@ -86,21 +86,28 @@ class Markers:
     # -- told by the history ------------------------------------------------------------------
 
     def recorded(self, event: dict[str, Any]) -> None:
-        """A MarkerRecorded event: the checkpoint it names leaves the queue."""
+        """A MarkerRecorded event: the checkpoint it names leaves the queue.
+
+        Raises `converters.DecodeError` for a pipeflow marker whose details are not what this
+        decider records (the run fails, naming the event); other markers are not ours to read.
+        """
         attrs = event.get("markerRecordedEventAttributes") or {}
         name = attrs.get("markerName")
         if name not in (CHECKPOINT, PROGRESS):
             return
         try:
-            doc = json.loads(attrs.get("details") or "")
-        except ValueError:
-            return
-        if not isinstance(doc, dict):
-            return
+            doc = _wire.load_json(attrs.get("details") or "", f"the details of marker {name}")
+        except ValueError as exc:
+            raise converters.DecodeError(f"the details of marker {name} are not JSON: {exc}") from None
         if name == CHECKPOINT:
-            self.pending.pop(str(doc.get("step")), None)
-        elif isinstance(doc.get("done"), int):
+            found = _checkpoint(doc)
+            if found is None:
+                raise converters.DecodeError(f"the details of marker {name} are not a checkpoint")
+            self.pending.pop(found[0], None)
+        elif isinstance(doc, dict) and isinstance(doc.get("done"), int):
             self.progress_done = doc["done"]
+        else:
+            raise converters.DecodeError(f"the details of marker {name} are not a progress count")
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -156,12 +163,20 @@ def checkpoint_details(path: str, tree: Tree, store: str | None) -> str:
 def read_checkpoint(details: str | None) -> tuple[str, Tree] | None:
     """`(step path, result tree)` of a checkpoint marker's details (None when not ours); no I/O."""
     try:
-        doc = json.loads(details or "")
+        doc = _wire.load_json(details or "", "the checkpoint")
     except ValueError:
         return None
-    if not isinstance(doc, dict) or "step" not in doc or "result" not in doc:
+    return _checkpoint(doc)
+
+
+def _checkpoint(doc: Any) -> tuple[str, Tree] | None:
+    """`(step path, result tree)` of a parsed checkpoint document, or None when it is not one."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("step"), str) or "result" not in doc:
         return None
-    return str(doc["step"]), doc["result"]
+    try:
+        return doc["step"], _wire.check_tree(doc["result"], "the checkpoint's result")
+    except ValueError:
+        return None
 
 
 def resumed_checkpoints(text: str | None, root: str | None) -> dict[str, Tree]:
@@ -171,7 +186,7 @@ def resumed_checkpoints(text: str | None, root: str | None) -> dict[str, Tree]:
     """
     if not text:
         return {}
-    doc = json.loads(text)
+    doc = _wire.load_json(text, "the workflow input")
     resume = doc.get("resume") if isinstance(doc, dict) else None
     if not isinstance(resume, dict):
         return {}
@@ -180,7 +195,7 @@ def resumed_checkpoints(text: str | None, root: str | None) -> dict[str, Tree]:
         checkpoints = converters.loads(checkpoints["offloaded"], store=root)
     if not isinstance(checkpoints, dict):
         raise ValueError("the resume checkpoints are not a mapping of step paths to results")
-    return {str(path): tree for path, tree in checkpoints.items()}
+    return {str(path): _wire.check_tree(tree, f"the checkpoint of step {path}") for path, tree in checkpoints.items()}
 
 
 def with_markers(state: RunState, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:

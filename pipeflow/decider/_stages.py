@@ -247,7 +247,7 @@ class Children:
         self.root = root
         self.settings = {name: attrs[name] for name in ("taskList", "executionStartToCloseTimeout",
                                                         "taskStartToCloseTimeout") if attrs.get(name)}
-        doc = json.loads(attrs["input"]) if attrs.get("input") else {}
+        doc = _wire.load_json(attrs["input"], "the workflow input") if attrs.get("input") else {}
         stage = doc.get("stage") if isinstance(doc, dict) else None
         if not isinstance(stage, dict):
             state.plan.start(state.pipeline.canvas, "", None, 0, tree)
@@ -255,7 +255,14 @@ class Children:
         self.stage = stage
         scope, part = stage.get("scope"), stage.get("part")
         if isinstance(scope, str) and "#" in scope and part and state.run_id:
-            state.store = f"{scope}/{part}/{_wire.run_key(state.run_id)}"  # inside the parent run's folder
+            try:  # inside the parent run's folder, which must lie under this decider's store
+                target = f"{_wire.run_store(scope, state.root, 'decider')}/{part}/{_wire.run_key(state.run_id)}"
+                converters.open_store(target)  # a part that is not a path segment is refused now, not on a write
+                state.store = target
+            except converters.ConverterError as exc:
+                message = f"the {stage.get('kind')}'s store cannot be used: {exc}"
+                state.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
+                return
         path, kind = str(stage.get("path", "")), stage.get("kind")
         try:
             step = resolve(state.pipeline.canvas, path)
@@ -265,7 +272,10 @@ class Children:
         if kind == "stage" and isinstance(step, Stage):
             state.plan.start(step.step, f"{path}.0", None, 0, tree)
         elif kind == "shard" and isinstance(step, Map):
-            offset = int(stage.get("offset", 0))
+            offset = stage.get("offset", 0)
+            if not isinstance(offset, int) or offset < 0:
+                self._fatal(f"this shard of step {path} starts at item {str(offset)[:40]}, not at a count")
+                return
             ShardedMapNode(state.plan, path, None, 0, step, offset=offset, in_shard=True).start(tree)
         else:
             self._fatal(f"this {kind} names step {path}, which is a {type(step).__name__} in the pipeline "
@@ -312,7 +322,8 @@ class Children:
         if result is None:
             tree: Tree = converters.dumps(None)
         elif result.startswith(_wire.TREE_PREFIX):
-            tree = json.loads(result[len(_wire.TREE_PREFIX):])
+            # A child's result, the parent's to pass on unread: it must at least be a value tree.
+            tree = _wire.parse_tree(result[len(_wire.TREE_PREFIX):], "the child execution's result")
         else:
             tree = result
         self.open.pop(attrs["initiatedEventId"]).completed(tree)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from typing import Any
 
@@ -22,13 +21,26 @@ class NondeterminismError(PipelineError):
     """The history does not match the pipeline's canvas (the code changed under a running execution)."""
 
 
-class RunState:
-    """The replayed state of one execution; `apply()` each new event once, in order."""
+# What an event may carry that the decider cannot take: a value it cannot decode or pass on, or a
+# structure so deep that parsing it recursed too far (the last guard: the parsers bound the depth).
+# Not StoreError: a store that cannot be reached now may be reached by the next decision task.
+_POISON = (converters.DecodeError, converters.IntegrityError, converters.PayloadTooLarge, RecursionError)
 
-    def __init__(self, pipeline: Pipeline, run_id: str, workflow_id: str | None = None) -> None:
+
+class RunState:
+    """The replayed state of one execution; `apply()` each new event once, in order.
+
+    `root` is the decider's own store: the store a run names is used only when it lies under it.
+    An event whose content cannot be decoded (a signal, a marker, a child's result, the input)
+    fails the run once, with a message naming the event, instead of failing every decision task.
+    """
+
+    def __init__(self, pipeline: Pipeline, run_id: str, workflow_id: str | None = None,
+                 root: str | None = None) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
         self.workflow_id = workflow_id
+        self.root = root
         self.last_event_id = 0
         self.store: str | None = None  # the run's store: its root scoped to <workflowId>/<runKey>
         self.markers = Markers()  # checkpoints and progress (pipeflow.decider._markers)
@@ -77,12 +89,32 @@ class RunState:
             last = event_id
             kind = event["eventType"]
             handler = handlers.get(kind)
-            if handler is not None:
-                handler(event)
             watcher = watchers.get(kind)
-            if watcher is not None:
-                watcher(event)
+            try:
+                if handler is not None:
+                    handler(event)
+                if watcher is not None:
+                    watcher(event)
+            except _POISON as exc:
+                self.poisoned(event, exc)
         self.last_event_id = last
+
+    def poisoned(self, event: dict[str, Any], exc: BaseException) -> None:
+        """The run fails for an event whose content cannot be decoded (the first such event is the one reported)."""
+        if self.fatal is not None:
+            return
+        kind = event.get("eventType")
+        attrs = event.get(f"{str(kind)[:1].lower()}{str(kind)[1:]}EventAttributes") or {}
+        what = ""
+        if kind == "WorkflowExecutionSignaled":
+            what = f", signal {str(attrs.get('signalName'))[:256]!r}"
+        elif kind == "MarkerRecorded":
+            what = f", marker {str(attrs.get('markerName'))[:256]!r}"
+        elif isinstance(attrs.get("workflowExecution"), dict):
+            what = f", child execution {str(attrs['workflowExecution'].get('workflowId'))[:256]}"
+        error = str(exc) if not isinstance(exc, RecursionError) else "it nests too deep to decode"
+        message = f"event {event.get('eventId')} ({kind}{what}) cannot be decoded: {type(exc).__name__}: {error}"
+        self.fatal = (message[:256], {"type": type(exc).__name__, "message": message, "event": event.get("eventId")})
 
     # -- hooks for the plan ---------------------------------------------------------------
 
@@ -113,13 +145,15 @@ class RunState:
             envelope, root = _wire.decode_workflow_input(text)
         except (ValueError, KeyError, TypeError) as exc:  # started by hand with an input not made by pipeflow
             message = f"the workflow input is not a pipeflow input document ({type(exc).__name__}: {exc})"
-            self.fatal = (message[:256], {"type": "InputError", "message": message})
+            self.fatal = (message[:256], {"type": "InputError", "message": message, "event": event["eventId"]})
             return
         try:
+            if root is not None:  # the input names it: used only under this decider's own store
+                root = _wire.run_store(root, self.root, "decider")
             self.store = root if root is None or self.workflow_id is None else \
                 _wire.run_scope(root, self.workflow_id, self.run_id)
-        except converters.ConverterError as exc:  # e.g. a store URI this decider cannot open
-            message = f"the run's store {root!r} cannot be used: {exc}"
+        except converters.ConverterError as exc:  # another store than the decider's, or one it cannot open
+            message = f"the run's store cannot be used: {exc}"
             self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
             return
         try:
@@ -202,20 +236,35 @@ class RunState:
 _NONE = "json/1:null"
 
 
+# The members of a failure document and their types: anything else in a worker's details is dropped,
+# so what the decider passes on (close details, a group's error slot) stays flat and small.
+_FAILURE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "type": str, "message": str, "traceback": str, "task": str, "step": str, "attempt": int, "worker": str,
+    "stage": str, "stage_attempt": int, "stage_name": str, "details_ref": str, "event": int,
+}
+
+
 def _failure_doc(reason: str | None, details: str | None) -> dict[str, Any]:
+    """The failure document of a failed attempt from its reason and details; never raises.
+
+    Details that are not a JSON object (too deep, malformed, written by hand) become the message.
+    """
+    reason = reason if isinstance(reason, str) else None
+    details = details if isinstance(details, str) else None
     if details and converters.is_reference(details):
         # Offloaded by the worker: passed through unread (no I/O while replaying); the
         # client reads it when it reports the failure.
         kind, _, message = (reason or "Error: the task failed").partition(": ")
         return {"type": kind, "message": message, "traceback": None, "details_ref": details}
     try:
-        doc = json.loads(details) if details else None
+        doc = _wire.load_json(details, "the failure details") if details else None
     except ValueError:
         doc = None
     if not isinstance(doc, dict):
         kind, _, message = (reason or "Error: the task failed").partition(": ")
-        doc = {"type": kind, "message": message or details or "", "traceback": details}
-    return doc
+        return {"type": kind, "message": message or details or "", "traceback": details}
+    return {key: value for key, value in doc.items()
+            if key in _FAILURE_FIELDS and (value is None or isinstance(value, _FAILURE_FIELDS[key]))}
 
 
 def _context(failure: dict[str, Any], leaf: Leaf) -> dict[str, Any]:

@@ -23,11 +23,12 @@ class DeciderLoop:
     """Poll, decide, respond; history pages are fetched only back to the last event seen for a cached run."""
 
     def __init__(self, swf: Any, domain: str, task_list: str, decider: Decider | Iterable[Any],
-                 identity: str | None = None, page_size: int = 100) -> None:
+                 identity: str | None = None, page_size: int = 100, *, store: str | None = None) -> None:
+        """`store`: the decider's own store (see `Decider`), when `decider` is a list of pipelines."""
         self.swf = swf
         self.domain = domain
         self.task_list = task_list
-        self.decider = decider if isinstance(decider, Decider) else Decider(decider)
+        self.decider = decider if isinstance(decider, Decider) else Decider(decider, store=store)
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:decider"
         # Small pages: a cached run usually needs only its newest few events, and every event of
         # the first page is copied (and sent over HTTP on SWF) whether or not it is new.

@@ -5,5 +5,6 @@ from ._engine import Engine
 from ._faults import SWFFault
 from ._http import serve, EngineServer
 from ._model import Limits
+from ._sigv4 import Credentials
 
-__all__ = ["Engine", "EngineClient", "EngineServer", "Limits", "SWFFault", "serve"]
+__all__ = ["Credentials", "Engine", "EngineClient", "EngineServer", "Limits", "SWFFault", "serve"]

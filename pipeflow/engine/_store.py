@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sqlite3
 import time
@@ -34,7 +35,7 @@ class Store:
     """
 
     def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private(Path(path))
         # Used only under the engine's lock, from whichever thread holds it.
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=1.0)
         # A command asking whether the state is held (`pipeflow runs` next to a starting run) takes
@@ -52,6 +53,8 @@ class Store:
                 self._db.close()
                 raise EngineError(f"cannot open the engine database {path}: {exc} "
                                   "(is another engine using it?)") from exc
+        for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; older files may predate it
+            _chmod(Path(f"{path}{suffix}"), 0o600)
         row = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
         if row is None:
             self.salt = secrets.token_hex(6)
@@ -101,3 +104,37 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _private(path: Path) -> None:
+    """Create the database file 0600 (and missing folders 0700) whatever the umask; tighten an existing one.
+
+    SQLite creates the -wal and -shm files with the database file's mode, so they follow.
+    pipeflow's own state folder (.pipeflow) is made 0700 even when something else created it.
+    """
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        _chmod(folder, 0o700)
+    if path.parent.name == ".pipeflow":
+        _chmod(path.parent, 0o700)
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise EngineError(f"cannot open the engine database {path}: {exc.strerror or exc}") from exc
+    try:
+        os.fchmod(fd, 0o600)
+    except PermissionError:  # another user's file that we may write: its mode is theirs to set
+        pass
+    finally:
+        os.close(fd)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        if not path.is_symlink():  # a link's target is not ours to change
+            os.chmod(path, mode)
+    except (FileNotFoundError, PermissionError):
+        pass

@@ -18,7 +18,8 @@ __all__ = ["died_failure", "execute", "unknown_type_failure"]
 def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[Any]:
     """Decode the input, call the task, encode the result: `["ok", result]` or `["fail", reason, details]`.
 
-    `store` is the worker's own store scoped to the task's run (or None); the run's store wins.
+    `store` is the worker's own store scoped to the task's run (or None); the store the run names
+    is used only when it lies under it (see `_wire.decode_activity_input`).
     """
     from .. import _wire
 

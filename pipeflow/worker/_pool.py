@@ -45,7 +45,7 @@ class Job:
     version: str
     activity_id: str
     input: str
-    store: str | None = None  # the worker's store scoped to the task's run, for runs without one
+    store: str | None = None  # the worker's store scoped to the task's run: the run's own must lie under it
 
     def message(self) -> list[Any]:
         return [self.id, self.name, self.version, self.activity_id, self.input, self.store]

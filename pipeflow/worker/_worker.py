@@ -71,7 +71,14 @@ def idle_interval(idle_tasks: int) -> float:
 
 
 class Worker:
-    """Runs the activity tasks of one task list with the tasks of its registry."""
+    """Runs the activity tasks of one task list with the tasks of its registry.
+
+    `store` is the worker's own store (a URI; `pipeflow worker` defaults it to ./.pipeflow/payloads).
+    A task whose run names a store is run only when that store lies under this one, and fails
+    saying so otherwise: a task input never chooses where a worker reads or writes. Runs started
+    without a store offload into this one, under their own folder. None: no store (runs naming
+    one are refused, oversize values fail).
+    """
 
     def __init__(
         self,

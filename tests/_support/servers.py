@@ -10,11 +10,22 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).parent
+# What `pipeflow server` (and moto) are started with; clients in the tests sign with the same.
+TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# `python -m pipeflow ARGS...` with a limit on open files (argv[1], "-": unchanged) and a umask (argv[2]).
+_PRELUDE = (
+    "import os, resource, runpy, sys; "
+    "soft, mask = sys.argv.pop(1), sys.argv.pop(1); "
+    "soft == '-' or resource.setrlimit(resource.RLIMIT_NOFILE, "
+    "(int(soft), resource.getrlimit(resource.RLIMIT_NOFILE)[1])); "
+    "mask == '-' or os.umask(int(mask, 8)); "
+    "runpy.run_module('pipeflow', run_name='__main__')"
+)
 
 
 def free_port() -> int:
@@ -43,7 +54,7 @@ def moto_server(empty_poll_delay: float | None = None) -> Iterator[str]:
     `empty_poll_delay`: seconds an empty poll waits before it returns (default: moto's 1 s).
     """
     port = free_port()
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    env = dict(os.environ, **TEST_CREDENTIALS)
     extra = [] if empty_poll_delay is None else ["--empty-poll-delay", str(empty_poll_delay)]
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "motoserver.py"), str(port), *extra],
@@ -82,18 +93,45 @@ def pipeflow_server(db: str | os.PathLike[str] | None = None, timeout: float = 3
 
 @contextmanager
 def pipeflow_server_process(
-    db: str | os.PathLike[str] | None = None, timeout: float = 30.0, extra: tuple[str, ...] = ()
+    db: str | os.PathLike[str] | None = None,
+    timeout: float = 30.0,
+    extra: tuple[str, ...] = (),
+    env: Mapping[str, str | None] | None = None,
+    nofile: int | None = None,
+    umask: int | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    banner: list[str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Like `pipeflow_server`, also yielding the process (to signal or kill it); `extra`: more options."""
-    args = [sys.executable, "-m", "pipeflow", "server", "--port", "0", *extra]
+    """Like `pipeflow_server`, also yielding the process (to signal or kill it).
+
+    `extra`: more options; `env`: changes to the environment (None removes a variable) over
+    `TEST_CREDENTIALS`, so clients signing with those are accepted; `nofile`: a lower limit
+    on the server's open files; `umask`: its umask; `cwd`: where it runs (default: the repository); `banner`:
+    receives the lines it printed up to the "listening on" one.
+    """
+    start = ["-m", "pipeflow"]
+    if nofile is not None or umask is not None:
+        start = ["-c", _PRELUDE, "-" if nofile is None else str(nofile), "-" if umask is None else f"{umask:o}"]
+    args = [sys.executable, *start, "server", "--port", "0", *extra]
     if db is not None:
         args += ["--db", os.fspath(db)]
+    environment = {**os.environ, **TEST_CREDENTIALS}
+    environment.pop("AWS_SESSION_TOKEN", None)
+    environment.pop("AWS_PROFILE", None)
+    for name, value in (env or {}).items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
     proc = subprocess.Popen(
-        args, cwd=HERE.parent.parent, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        args, cwd=cwd if cwd is not None else HERE.parent.parent, env=environment,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     drain: threading.Thread | None = None
     try:
-        url, drain = _read_url(proc, timeout)
+        url, drain, lines = _read_url(proc, timeout)
+        if banner is not None:
+            banner.extend(lines)
         yield url, proc
     finally:
         if proc.poll() is None:
@@ -109,8 +147,8 @@ def pipeflow_server_process(
             proc.stderr.close()
 
 
-def _read_url(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, threading.Thread]:
-    """Wait for "... listening on http://HOST:PORT", then drain stderr in a thread."""
+def _read_url(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, threading.Thread, list[str]]:
+    """Wait for "... listening on http://HOST:PORT", then drain stderr in a thread; also the lines so far."""
     assert proc.stderr is not None
     stderr = proc.stderr
     found: list[str] = []
@@ -134,4 +172,4 @@ def _read_url(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, threa
         drain.join(timeout=10)
         output = b"".join(lines).decode(errors="replace")
         raise RuntimeError(f"pipeflow server did not start (exit code {proc.wait()}):\n{output}")
-    return found[0], drain
+    return found[0], drain, [line.decode(errors="replace").rstrip("\n") for line in lines]

@@ -180,7 +180,7 @@ def test_reattach_from_a_new_process_and_commands_reach_the_holder(here: Path) -
         db.close()
     with pf.Client(workers=1) as client:
         assert client.run(done_id).result() == 2
-        gate = client.run(gate_id)  # open: its pipeline file is loaded and served again
+        gate = client.run(gate_id, pipeline=f"{PIPELINES}:gate")  # open: served again with the pipeline named
         assert gate.status == "RUNNING"
         assert set(client.runs()["workflow_id"]) >= {gate_id}
         # A terminal's command reaches the run through the client's control inbox.

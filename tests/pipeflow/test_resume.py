@@ -113,8 +113,11 @@ def test_resume_runs_only_the_steps_after_the_checkpoints(capsys: pytest.Capture
 
     (tmp_path / "fixed").touch()
     (tmp_path / "calls.txt").unlink()
-    # RUN alone: the pipeline file comes from the old run's record.
-    code, out, _ = invoke(capsys, "resume", first, "--no-progress", "--workers", "2", "--json")
+    # RUN alone: the file the run recorded is only a hint, never loaded.
+    code, out, err = invoke(capsys, "resume", first, "--no-progress")
+    assert (code, out) == (2, "") and "name the pipeline file" in err and f"started from {pipeline_file}" in err
+    assert calls(tmp_path) == []
+    code, out, _ = invoke(capsys, "resume", str(pipeline_file), first, "--no-progress", "--workers", "2", "--json")
     report = json.loads(out)
     assert (code, report["result"]) == (0, EXPECTED)
     assert calls(tmp_path) == ["three", "four"]  # steps 1 and 2 (the 100 pads) came from the checkpoints
@@ -132,7 +135,8 @@ def test_resume_runs_only_the_steps_after_the_checkpoints(capsys: pytest.Capture
     [old_folder] = [p for p in payloads.iterdir() if p.name.startswith(first_workflow(payloads, report))]
     shutil.rmtree(old_folder)
     (tmp_path / "calls.txt").unlink()
-    code, out, _ = invoke(capsys, "resume", report["workflow_id"], "--from", "three", "--no-progress", "--workers", "1")
+    code, out, _ = invoke(capsys, "resume", str(pipeline_file), report["workflow_id"], "--from", "three",
+                          "--no-progress", "--workers", "1")
     assert (code, json.loads(out)) == (0, EXPECTED)
     assert calls(tmp_path) == ["three", "four"]
 
@@ -148,7 +152,7 @@ def test_resume_mistakes_are_one_line_errors(capsys: pytest.CaptureFixture[str],
     code, _, err = invoke(capsys, "resume", "no-such-run")
     assert code == 2 and "no run 'no-such-run'" in err and "state.sqlite" in err
     code, _, err = invoke(capsys, "resume", "a", "b", "c")
-    assert code == 2 and "[FILE[:ATTR]] RUN" in err
+    assert code == 2 and "FILE[:ATTR] RUN" in err
     code, _, err = invoke(capsys, "resume", "x", "--backend", "swf")
     assert code == 2 and "--domain" in err
 
@@ -163,7 +167,7 @@ def test_resume_an_unknown_run_and_a_completed_run(capsys: pytest.CaptureFixture
     assert code == 2 and "no run 'no-such-run' in domain 'pipeflow'" in err
     code, _, err = invoke(capsys, "resume", run_id)
     assert code == 2 and "completed: nothing to resume" in err and "--from" in err
-    code, _, err = invoke(capsys, "resume", run_id, "--from", "nine")
+    code, _, err = invoke(capsys, "resume", str(pipeline_file), run_id, "--from", "nine")
     assert code == 2 and "no top-level step has that path or task name" in err
 
 
@@ -193,7 +197,8 @@ def test_resume_on_swf_through_boto3_against_pipeflow_server(capsys: pytest.Capt
     first = failed_run_id(err)
     (tmp_path / "fixed").touch()
     (tmp_path / "calls.txt").unlink()
-    code, out, _ = invoke(capsys, "resume", first, "--no-progress", "--workers", "2", "--json", *swf_args)
+    code, out, _ = invoke(capsys, "resume", str(pipeline_file), first, "--no-progress", "--workers", "2", "--json",
+                          *swf_args)
     report = json.loads(out)
     assert (code, report["result"]) == (0, EXPECTED)
     assert calls(tmp_path) == ["three", "four"]
@@ -209,3 +214,60 @@ def test_resume_on_swf_through_boto3_against_pipeflow_server(capsys: pytest.Capt
     assert not any(e["eventType"] == "ActivityTaskScheduled" and
                    e["activityTaskScheduledEventAttributes"]["activityType"]["name"].endswith((".one", ".pad"))
                    for e in events)
+
+
+# -- resume runs only code the user names (issue 12, case 8) ---------------------------------------------
+
+
+def forged_run(tmp_path: Path, pipeline_file: Path, doc: dict[str, object]) -> str:
+    """A closed run of the file's pipeline whose input document is `doc`, as anyone who can start a run writes it."""
+    from pipeflow import _run
+    from pipeflow._loader import load_pipeline
+    from pipeflow.engine import Engine
+
+    (tmp_path / ".pipeflow").mkdir(exist_ok=True)
+    definition = _run._definition(load_pipeline(str(pipeline_file)))
+    with Engine(db=str(tmp_path / ".pipeflow" / "state.sqlite")) as engine:
+        swf = engine.client()
+        _run.register(swf, _run.DOMAIN, definition)
+        run_id = swf.start_workflow_execution(
+            domain=_run.DOMAIN, workflowId="forged", workflowType={"name": definition.name, "version": "1"},
+            taskList={"name": definition.task_list}, input=json.dumps(doc))["runId"]
+        swf.terminate_workflow_execution(domain=_run.DOMAIN, workflowId="forged", runId=run_id, reason="closed")
+    return str(run_id)
+
+
+def test_resume_never_loads_the_file_a_run_names(capsys: pytest.CaptureFixture[str], pipeline_file: Path,
+                                                 tmp_path: Path) -> None:
+    evil = tmp_path / "evil.py"
+    evil.write_text("import pathlib\npathlib.Path(__file__).with_name('owned').touch()\n")
+    run_id = forged_run(tmp_path, pipeline_file, {"v": 1, "input": "json/1:1", "store": None, "source": str(evil)})
+    code, out, err = invoke(capsys, "resume", run_id)
+    assert (code, out) == (2, "")
+    assert "name the pipeline file" in err and f"started from {evil}" in err
+    assert not (tmp_path / "owned").exists()  # the recorded file was not executed
+
+
+def test_a_run_whose_store_is_not_ours_is_not_resumed(capsys: pytest.CaptureFixture[str], pipeline_file: Path,
+                                                      tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    run_id = forged_run(tmp_path, pipeline_file, {"v": 1, "input": "json/1:1", "store": elsewhere.as_uri()})
+    code, out, err = invoke(capsys, "resume", str(pipeline_file), run_id)
+    assert (code, out) == (2, "") and "is not this command's store" in err and "--store" in err
+    assert not elsewhere.exists()
+
+
+@pytest.mark.slow
+def test_a_changed_pipeline_file_is_refused_unless_allowed(capsys: pytest.CaptureFixture[str], pipeline_file: Path,
+                                                           tmp_path: Path) -> None:
+    code, out, err = invoke(capsys, "run", str(pipeline_file), "--input", "3", "--no-progress", "--workers", "1")
+    assert (code, out) == (1, "")
+    first = failed_run_id(err)
+    (tmp_path / "fixed").touch()
+    pipeline_file.write_text(pipeline_file.read_text() + "\n# changed since the run started\n")
+    code, out, err = invoke(capsys, "resume", str(pipeline_file), first, "--no-progress")
+    assert (code, out) == (2, "")
+    assert f"is not the file run {first} was started from" in err and "--allow-changed" in err
+    code, out, _ = invoke(capsys, "resume", str(pipeline_file), first, "--allow-changed", "--no-progress",
+                          "--workers", "1")
+    assert (code, json.loads(out)) == (0, {"count": 3, "total": 3})

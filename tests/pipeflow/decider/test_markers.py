@@ -38,11 +38,11 @@ def drive(pipeline: Pipeline, input: Any, *, store: str | None = None, batch: in
           seed: int = 0) -> Simulation:
     """Run to the end with a cached decider, checking each decision list against a cold full replay."""
     sim = Simulation(pipeline, input=input, store=store, rng=random.Random(seed), batch=batch)
-    cached = Decider([pipeline])
+    cached = Decider([pipeline], store=store)
     for _ in range(10_000):
         task = sim.poll()
         decisions = cached.decide({**task, "events": task["events"][cached.last_event_id(sim.run_id):]})
-        assert decisions == Decider([pipeline]).decide(task)  # replay from scratch decides the same
+        assert decisions == Decider([pipeline], store=store).decide(task)  # replay from scratch decides the same
         sim.respond(decisions)
         if sim.closed is not None or not sim.deliver():
             break

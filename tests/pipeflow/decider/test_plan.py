@@ -20,7 +20,7 @@ from .tasks import add, boom, const, flaky, inc, kinds_of, total, upto
 def run(canvas: object, input: object = None, **kw: object) -> tuple[Simulation, object]:
     pipeline = Pipeline(canvas, name="t")  # type: ignore[arg-type]
     sim = Simulation(pipeline, input=input, **kw)  # type: ignore[arg-type]
-    sim.run_to_end(Decider([pipeline]).decide)
+    sim.run_to_end(Decider([pipeline], store=sim.store).decide)
     assert sim.closed is not None
     return sim, sim.closed
 

@@ -218,7 +218,7 @@ def test_a_sharded_map_in_one_decision_task_starts_each_shard() -> None:
     history = started_history(pipeline, None)
     history.events[0]["workflowExecutionStartedEventAttributes"]["input"] = _wire.encode_workflow_input(
         list(range(20_000)), "memory://stages-test")  # an input over SWF's limit is offloaded
-    found = starts(Decider([pipeline]).decide(history.task()))
+    found = starts(Decider([pipeline], store="memory://stages-test").decide(history.task()))
     docs = [json.loads(a["input"]) for a in found]
     assert sum(len(d["input"]) for d in docs) == 20_000 and len(found) > 1
     assert [d["stage"]["offset"] for d in docs] == [sum(len(x["input"]) for x in docs[:i]) for i in range(len(docs))]
