@@ -196,7 +196,7 @@ def rss_child(mode: str, url: str, ref: str) -> None:
     if mode == "write":
         out = converters.dumps(df, store=store)
     else:
-        df = converters.loads(ref)
+        df = converters.loads(ref, store=store)
         out = ref
     seconds = time.perf_counter() - start
     peak = vm_hwm()

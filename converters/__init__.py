@@ -1,4 +1,20 @@
-"""Turn Python values into self-describing strings that fit SWF's fields, and back."""
+"""Turn Python values into self-describing strings that fit SWF's fields, and back.
+
+`loads` treats what it is given as hostile, and raises only `ConverterError`s:
+
+- References are honoured only inside the root of the store passed as `store=`; without
+  one they are refused before anything is opened. A reference's size is compared with
+  the object's (stat or HEAD) before any memory is allocated, and the bytes are streamed
+  through sha256. A local store never follows a symbolic link, and makes its folders
+  0700 and its files 0600 whatever the umask.
+- Nothing may sit inside more than 100 nested lists, dicts, tuples and sets (msgpack ext
+  types included), on `dumps` (`EncodeError`, with the path) and on `loads` (`DecodeError`).
+- A payload may decode to at most 256 MiB; set `PIPEFLOW_MAX_DECODED_BYTES` (bytes, or
+  e.g. `4GiB`; read on every call) where a larger trusted value is read. An inline value
+  may decode to at most 64 MiB, or 1,024 bytes per character of its envelope, capped by
+  that ceiling; `dumps` offloads a frame that would expand past it (or, without a store,
+  raises `EncodeError`), so what `dumps` writes `loads` reads.
+"""
 
 from __future__ import annotations
 

@@ -7,20 +7,24 @@ from typing import Any
 
 from ._b64 import b64decode, b64encode
 from ._codec import Codec, Payload, get_codec
-from ._errors import ConverterError, DecodeError, IntegrityError, PayloadTooLarge, StoreError
+from ._errors import ConverterError, DecodeError, EncodeError, PayloadTooLarge, StoreError
 from ._json import HoldsBytes, JsonCodec
-from ._pandas import is_pandas
+from ._limits import DECODED_BYTES_ENV, decoded_ceiling, inline_ceiling
+from ._pandas import PandasCodec, decoded_size_exceeds, is_pandas
 from ._reference import PREFIX as REF_PREFIX
 from ._reference import Reference
-from ._store import StoreLike, open_store
+from ._store import StoreLike, check_key, open_store, size_mismatch
 
 __all__ = ["dumps", "loads", "SWF_LIMIT"]
 
 #: SWF's limit on input, result, details and signal fields, in characters.
 SWF_LIMIT = 32_768
 
-# Errors that parsers raise on corrupt input (binascii.Error, msgpack's and pyarrow's are ValueErrors).
-_CORRUPT = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+# Errors that parsers raise on corrupt or hostile input (binascii.Error, msgpack's and pyarrow's are
+# ValueErrors); RecursionError and MemoryError too, so that no input ends a caller's loop.
+_CORRUPT = (ValueError, TypeError, LookupError, ArithmeticError, RecursionError, MemoryError)
+
+_PLAIN_DECODE = Codec.decode_within
 
 
 def _encode(value: Any, codec: str | Codec, what: str) -> tuple[Codec, Payload]:
@@ -58,7 +62,13 @@ def dumps(
     reference; without a store they raise `PayloadTooLarge`. `what` names the
     value in error messages (`result["rows"][3]`).
     """
-    chosen, payload = _encode(value, codec, what)
+    try:
+        chosen, payload = _encode(value, codec, what)
+    except ConverterError:
+        raise
+    except _CORRUPT as exc:  # a third-party codec's own failure, kept inside the error tree
+        name = codec.name if isinstance(codec, Codec) else codec
+        raise EncodeError(f"the {name} codec cannot encode the {what}: {type(exc).__name__}: {exc}", path=what) from exc
     header = f"{chosen.name}/{chosen.version}:"
     if isinstance(payload, str):
         size = len(header) + len(payload)
@@ -68,8 +78,16 @@ def dumps(
     else:
         nbytes = memoryview(payload).nbytes
         size = len(header) + 4 * ((nbytes + 2) // 3)
-        if size <= threshold:
+        # A frame that `loads` would refuse inline (it expands past the inline bound) is offloaded instead.
+        if size <= threshold and not (isinstance(chosen, PandasCodec) and decoded_size_exceeds(payload, inline_ceiling(size))):
             return header + b64encode(payload)
+        if size <= threshold and store is None:
+            raise EncodeError(
+                f"the {what} would expand from {size:,} characters to more than an inline value may take in memory "
+                f"({inline_ceiling(size):,} bytes); give a store to offload it (--s3-bucket BUCKET[/PREFIX] or --store URI)",
+                type_name=type(value).__name__,
+                path=what,
+            )
         body = payload
     del payload
     if store is None:
@@ -82,41 +100,50 @@ def dumps(
 
 
 def _fetch(ref: Reference, store: StoreLike | None) -> memoryview:
-    if store is not None:
-        # Confined to the root: a run's scope reads what its workflow's other scopes wrote (its input).
-        source = open_store(store).root
-        key = source.key_for(ref.uri)
-        if key is None:
-            raise StoreError(f"the reference points to {ref.uri}, outside the store {source.uri}")
-    else:
-        base, _, key = ref.uri.rpartition("/")
-        source = open_store(base)
+    """The object `ref` names, read through the root of `store` and checked against `ref`.
+
+    Nothing is opened before the reference is known to lie inside the store: a refusal
+    says nothing about what is (or is not) at the URI.
+    """
+    if store is None:
+        raise StoreError(
+            f"cannot read the offloaded payload at {ref.uri}: no store configured; pass store=... "
+            f"(the store it was written to: --store, --s3-bucket or PIPEFLOW_STORE)"
+        )
+    # Confined to the root: a run's scope reads what its workflow's other scopes wrote (its input).
+    source = open_store(store).root
+    key = source.key_for(ref.uri)
+    if key is None:
+        raise StoreError(f"the reference points to {ref.uri}, outside the store {source.uri}")
     try:
-        data = source.read(key, ref.size)
+        check_key(key)
     except ValueError as exc:  # a key that would climb out of its store
-        raise StoreError(f"the reference points to an invalid location {ref.uri}: {exc}") from exc
-    if data.nbytes != ref.size:
-        found = "longer than" if data.nbytes > ref.size else f"{data.nbytes:,} bytes, not"
-        raise IntegrityError(
-            f"the object at {ref.uri} is {found} the {ref.size:,} bytes its reference gives",
-            key=ref.uri,
-            expected=ref.sha256,
+        raise StoreError(f"the reference points to an invalid location {ref.uri}: {exc}") from None
+    limit = decoded_ceiling()
+    if ref.size > limit:
+        stored = source.size(key)  # a size that is wrong anyway is an integrity error first
+        if stored != ref.size:
+            raise size_mismatch(ref.uri, stored, ref.size, ref.sha256)
+        raise DecodeError(
+            f"the offloaded payload at {ref.uri} is {ref.size:,} bytes, over the limit of {limit:,} bytes on decoded "
+            f"payloads; if it is trusted, raise {DECODED_BYTES_ENV} (e.g. {DECODED_BYTES_ENV}=4GiB) where it is read",
+            codec=ref.codec,
+            version=ref.version,
         )
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != ref.sha256:
-        raise IntegrityError(
-            f"the object at {ref.uri} does not match its reference: sha256 {actual}, expected {ref.sha256}",
-            key=ref.uri,
-            expected=ref.sha256,
-            actual=actual,
-        )
-    return data
+    try:
+        return source.fetch(key, ref.size, ref.sha256)
+    except MemoryError:
+        raise StoreError(f"cannot read {ref.uri}: not enough memory for its {ref.size:,} bytes") from None
 
 
-def _decode(codec: Codec, box: list[Any]) -> Any:
+def _decode(codec: Codec, box: list[Any], inline: int | None) -> Any:
+    """Decode the payload in `box`, held to the ceiling for a reference (`inline` None) or an inline envelope."""
     try:
         # pop() hands the codec the only reference, so it can free the payload early.
-        return codec.decode(box.pop())
+        if type(codec).decode_within is _PLAIN_DECODE:
+            return codec.decode(box.pop())
+        limit = decoded_ceiling() if inline is None else inline_ceiling(inline)
+        return codec.decode_within(box.pop(), limit)
     except ConverterError:
         raise
     except _CORRUPT as exc:
@@ -128,11 +155,11 @@ def _decode(codec: Codec, box: list[Any]) -> Any:
 
 
 def loads(data: str, store: StoreLike | None = None) -> Any:
-    """Decode what `dumps` produced, fetching and verifying a reference's object.
+    """Decode what `dumps` produced, fetching and verifying a reference's object from `store`.
 
-    A reference carries its object's full URI, so no store is needed; given one,
-    the reference must lie inside its root (a scoped store's unscoped ancestor)
-    and is read through it.
+    A reference is honoured only inside the root of `store` (a scoped store's unscoped
+    ancestor), the store this process writes to; without one it is refused, whatever
+    its URI says.
     """
     if not isinstance(data, str):
         raise DecodeError(f"expected an encoded str, not {type(data).__name__}")
@@ -145,7 +172,7 @@ def loads(data: str, store: StoreLike | None = None) -> Any:
                 box = [str(box.pop(), "utf-8")]
             except UnicodeDecodeError as exc:
                 raise DecodeError(f"corrupt {ref.codec}/{ref.version} payload: {exc}", codec=ref.codec, version=ref.version) from exc
-        return _decode(codec, box)
+        return _decode(codec, box, None)
     colon = data.find(":", 0, 80)
     name, slash, version = data[: max(colon, 0)].partition("/")
     if colon < 0 or not slash or not name or not version:
@@ -156,6 +183,9 @@ def loads(data: str, store: StoreLike | None = None) -> Any:
             box = [b64decode(data[colon + 1 :])]
         except ValueError as exc:
             raise DecodeError(f"corrupt {name}/{version} payload: bad base64 ({exc})", codec=name, version=version) from exc
+        except MemoryError:
+            raise DecodeError(f"the {name}/{version} payload of {len(data):,} characters does not fit in memory here",
+                              codec=name, version=version) from None
     else:
         box = [data[colon + 1 :]]
-    return _decode(codec, box)
+    return _decode(codec, box, len(data))

@@ -38,6 +38,15 @@ class Codec(ABC):
     def decode(self, payload: Any) -> Any:
         """Decode what `encode` produced: str for text codecs; bytes or memoryview for binary ones."""
 
+    def decode_within(self, payload: Any, max_bytes: int) -> Any:
+        """Decode, refusing with `DecodeError` a payload that would take more than `max_bytes` of memory.
+
+        `loads` calls this with the documented ceiling for the payload. The default calls
+        `decode`, right for a codec whose output grows with its input; one that
+        decompresses overrides it.
+        """
+        return self.decode(payload)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}/{self.version}>"
 

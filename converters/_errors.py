@@ -1,4 +1,16 @@
-"""Errors raised by converters; all are `pipeflow.PipeflowError`s."""
+"""Errors raised by converters; all are `pipeflow.PipeflowError`s.
+
+    PipeflowError
+    └── ConverterError          a value could not become an SWF string, or back
+        ├── EncodeError         a value the codec cannot represent (type, or nesting past MAX_DEPTH)
+        ├── DecodeError         unknown codec or version, corrupt data, too deep, or over the decoded-size ceiling
+        ├── IntegrityError      an offloaded object that is not what its reference says (size, sha256)
+        ├── PayloadTooLarge     too long for SWF's field, and no store to offload it to
+        └── StoreError          a store that cannot be read or written, or a reference outside it
+
+`loads` and `dumps` raise nothing else: parser errors, RecursionError and MemoryError
+from hostile input are turned into one of these.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ that bails out on the first special scalar, then a C-level scan (`gc.get_referen
 breadth first, `set(map(type, ...))`) for tuples, subclasses and non-str keys.
 Only values that hold something special take the Python tagged walk; on decode,
 the object hook runs only when the text contains the tag marker.
+
+Nesting past `MAX_DEPTH` is refused: the C-level scan above counts levels as it goes
+(the walk then names the path), and a decoded value that could be too deep (its text
+holds more brackets than the limit) gets the same C-speed pass.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import Any, ClassVar
 
 from ._codec import Codec
 from ._errors import DecodeError
-from ._path import Unsupported, encode_error, key_segment
+from ._limits import MAX_DEPTH, nesting_exceeds
+from ._path import TOO_DEEP, Unsupported, encode_error, key_segment
 
 __all__ = ["JsonCodec", "HoldsBytes"]
 
@@ -35,6 +40,9 @@ _CONTAINERS = frozenset({list, dict})
 _PLAIN = _SCALARS | _CONTAINERS
 _STR = frozenset({str})
 _DICT = frozenset({dict})
+
+#: Up to this length, counting brackets costs less than a pass over the decoded value.
+_COUNT_UP_TO = 8192
 
 
 class _Special(Exception):
@@ -63,9 +71,9 @@ _KEYS_BY_COUNT = _keys_by_count()
 
 
 def _is_plain(value: Any) -> bool:
-    """True if `value` holds only exact JSON types and str keys (checked at C speed)."""
+    """True if `value` holds only exact JSON types and str keys, at most MAX_DEPTH deep (checked at C speed)."""
     level = [value]
-    while True:
+    for _ in range(MAX_DEPTH + 1):
         types = set(map(type, level))
         if not types <= _PLAIN:
             return False
@@ -84,6 +92,7 @@ def _is_plain(value: Any) -> bool:
             elif not set(map(type, chain.from_iterable(dicts))) <= _STR:
                 return False
         level = children
+    return not level  # something sits inside more than MAX_DEPTH containers: the walk says where
 
 
 class _Walker:
@@ -93,21 +102,24 @@ class _Walker:
         self.refuse_bytes = refuse_bytes
         self.active: set[int] = set()
 
-    def walk(self, obj: Any) -> Any:
+    def walk(self, obj: Any, depth: int = 0) -> Any:
+        """`obj`, which sits inside `depth` containers, as plain JSON data."""
+        if depth > MAX_DEPTH:
+            raise Unsupported(obj, TOO_DEEP)
         t = type(obj)
         if t is str or t is int or t is float or t is bool or obj is None:
             return obj
         if t is list or t is tuple:
-            return self._seq(obj) if t is list else {"!tuple": self._seq(obj)}
+            return self._seq(obj, depth) if t is list else {"!tuple": self._seq(obj, depth)}
         if t is dict:
-            return self._dict(obj)
+            return self._dict(obj, depth)
         conv = _SCALAR_TAGS.get(t)
         if conv is not None:
             if t is bytes and self.refuse_bytes:
                 raise HoldsBytes
             return {TAG + conv[0]: conv[1](obj)}
         if t is set or t is frozenset:
-            items = self._seq(obj, "[<item of a set>]")
+            items = self._seq(obj, depth, "[<item of a set>]")
             return {"!set" if t is set else "!frozenset": items}
         # Subclasses of built-in types are encoded as their base type, as json does.
         if isinstance(obj, bool):
@@ -119,11 +131,11 @@ class _Walker:
         if isinstance(obj, float):
             return float(obj)
         if isinstance(obj, dict):
-            return self._dict(obj)
+            return self._dict(obj, depth)
         if isinstance(obj, list):
-            return self._seq(obj)
+            return self._seq(obj, depth)
         if isinstance(obj, tuple):
-            return {"!tuple": self._seq(obj)}
+            return {"!tuple": self._seq(obj, depth)}
         if isinstance(obj, (dt.datetime, dt.date, dt.time, decimal.Decimal, uuid.UUID, bytes)):
             base = next(b for b in _SCALAR_TAGS if isinstance(obj, b))
             tag, fn = _SCALAR_TAGS[base]
@@ -135,26 +147,26 @@ class _Walker:
             raise Unsupported(obj, "it contains itself (a circular reference)")
         self.active.add(id(obj))
 
-    def _seq(self, seq: Any, segment: str | None = None) -> list[Any]:
+    def _seq(self, seq: Any, depth: int, segment: str | None = None) -> list[Any]:
         self._enter(seq)
         out = []
         for i, item in enumerate(seq):
             try:
-                out.append(self.walk(item))
+                out.append(self.walk(item, depth + 1))
             except Unsupported as exc:
                 exc.segments.append(segment or f"[{i}]")
                 raise
         self.active.discard(id(seq))
         return out
 
-    def _dict(self, d: dict[Any, Any]) -> Any:
+    def _dict(self, d: dict[Any, Any], depth: int) -> Any:
         self._enter(d)
         plain_keys = all(type(k) is str for k in d) and not (len(d) == 1 and next(iter(d)).startswith(TAG))
         if plain_keys:
             out: Any = {}
             for k, v in d.items():
                 try:
-                    out[k] = self.walk(v)
+                    out[k] = self.walk(v, depth + 1)
                 except Unsupported as exc:
                     exc.segments.append(key_segment(k))
                     raise
@@ -163,12 +175,12 @@ class _Walker:
             pairs = []
             for k, v in d.items():
                 try:
-                    key = self.walk(k)
+                    key = self.walk(k, depth + 1)
                 except Unsupported as exc:
                     exc.segments.append(f"[<key {k!r}>]")
                     raise
                 try:
-                    pairs.append([key, self.walk(v)])
+                    pairs.append([key, self.walk(v, depth + 1)])
                 except Unsupported as exc:
                     exc.segments.append(key_segment(k))
                     raise
@@ -260,6 +272,24 @@ class JsonCodec(Codec):
         return _tagged(data)
 
     def decode(self, payload: Any) -> Any:
-        if "!" in payload and MARKER in payload:
-            return json.loads(payload, object_hook=_object_hook)
-        return json.loads(payload)
+        tagged = "!" in payload and MARKER in payload
+        try:
+            value = json.loads(payload, object_hook=_object_hook) if tagged else json.loads(payload)
+        except RecursionError:
+            raise _too_deep() from None
+        # Each level takes two characters at least; a text with few brackets cannot be deep.
+        n = len(payload)
+        if n > 2 * MAX_DEPTH and (n > _COUNT_UP_TO or payload.count("[") + payload.count("{") > MAX_DEPTH):
+            # Tagged text may hold UUIDs, whose referents lead to their class: filter by type then.
+            if nesting_exceeds(value, exact_types=not tagged):
+                raise _too_deep()
+        return value
+
+
+def _too_deep() -> DecodeError:
+    return DecodeError(
+        f"the json/1 payload nests deeper than {MAX_DEPTH} levels (lists, dicts, tuples and sets together), "
+        f"the limit on decoded values",
+        codec="json",
+        version="1",
+    )

@@ -4,12 +4,18 @@ The common case is one C call: `packb(strict_types=True, default=...)` hands the
 `default` hook only what msgpack cannot pack natively (tuples included, thanks to
 `strict_types`), and the hook turns those into ext types. Integers beyond 64 bits,
 which msgpack refuses outright, send the value through a Python walk.
+
+Nesting past `MAX_DEPTH` is refused, mostly by msgpack's own C code (`_msgpack_depth`).
+Each ext type is packed and parsed by a call of its own, out of that code's sight (and,
+unbounded, they used to exhaust the C stack), so the hooks count them, and when tuples or
+sets are involved the whole value is checked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import threading
 import uuid
 from typing import Any, ClassVar
 
@@ -17,7 +23,9 @@ import msgpack
 
 from ._codec import Codec
 from ._errors import DecodeError
-from ._path import Unsupported, encode_error, key_segment
+from ._limits import MAX_DEPTH, nesting_exceeds
+from ._msgpack_depth import BOUNDED_FROM, could_nest, large, pack_wrapped, parse_levels, unpack_bounded, unpacker, wrap_levels
+from ._path import TOO_DEEP, Unsupported, encode_error, key_segment
 
 __all__ = ["MsgpackCodec"]
 
@@ -26,10 +34,59 @@ TUPLE, SET, FROZENSET, DATETIME, DATE, TIME, TIMEDELTA, DECIMAL, UUID, BIGINT = 
 
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
+#: A reused packer keeps its buffer at the largest output it made: past this, it is dropped instead.
+_PACKER_KEEPS = 1024 * 1024
+#: Ext types nested deeper than this are parsed by an `Unpacker`: `unpackb` keeps ~40 KB of parser
+#: state on the C stack per level, and a thread's stack can be 1 MB or less.
+_ON_STACK = 8
+_LEAF_TYPES = frozenset({dt.datetime, dt.date, dt.time, dt.timedelta, decimal.Decimal})
+
+
+class _Encoding(threading.local):
+    ext = 0  # tuples and sets being packed around this point: each is a packb call of its own
+    containers = False  # a tuple or set was packed: its items are out of a parse's sight
+    custom = False  # `_default` met a type of the user's: the depth pass must filter by type
+    packer: msgpack.Packer | None = None  # reused by `encode` (building one costs more than a small pack)
+
+
+class _Decoding(threading.local):
+    ext = 0  # ext types being unpacked around this point: each is a C parse of its own
+    containers = False  # a tuple or set came out of an ext type, outside the C parser's bound
+    uuid = False  # a UUID came out: `gc.get_referents` would lead from it to its class
+
+
+_encoding = _Encoding()
+_decoding = _Decoding()
+
+
+class _TooDeep(Exception):
+    """Raised by `_default` past MAX_DEPTH nested tuples and sets; the walk then names the path."""
+
+
+def _too_deep() -> DecodeError:
+    return DecodeError(
+        f"the msgpack/1 payload nests deeper than {MAX_DEPTH} levels (arrays, maps and ext types together), "
+        f"the limit on decoded values",
+        codec="msgpack",
+        version="1",
+    )
+
 
 def _pack(obj: Any) -> bytes:
     # strict_types sends tuples and subclasses to _default (and packs faster).
     return msgpack.packb(obj, default=_default, strict_types=True, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def _pack_top(obj: Any) -> bytes:
+    """`_pack`, with this thread's reused packer (`_default` packs tuples with fresh ones: it runs mid-pack)."""
+    state = _encoding
+    packer = state.packer
+    if packer is None:
+        packer = state.packer = msgpack.Packer(default=_default, strict_types=True, use_bin_type=True)
+    packed: bytes = packer.pack(obj)  # on an error the packer resets itself
+    if len(packed) > _PACKER_KEEPS:
+        state.packer = None
+    return packed
 
 
 def _pack_surrogates(obj: Any) -> bytes:
@@ -40,9 +97,48 @@ def _pack_surrogates(obj: Any) -> bytes:
 
 
 def _unpack(data: Any) -> Any:
+    # unpackb sets its max_str_len, max_bin_len, max_array_len, max_map_len and max_ext_len from
+    # len(data) (each item takes a byte at least): no header makes it allocate more than the payload
+    # justifies. timestamp=3: msgpack's own Timestamp ext (pipeflow never writes one) as a datetime.
     return msgpack.unpackb(
-        data, ext_hook=_ext_hook, strict_map_key=False, raw=False, unicode_errors="surrogatepass"
+        data, ext_hook=_ext_hook, strict_map_key=False, raw=False, unicode_errors="surrogatepass", timestamp=3
     )
+
+
+def _options() -> dict[str, Any]:
+    """`_unpack`'s options, for an `Unpacker` (whose max_*_len follow its max_buffer_size)."""
+    return {"ext_hook": _ext_hook, "strict_map_key": False, "raw": False, "unicode_errors": "surrogatepass", "timestamp": 3}
+
+
+def _unpack_ext(data: bytes) -> Any:
+    """The msgpack inside an ext type, parsed by a C call of its own and so counted here."""
+    state = _decoding
+    if state.ext >= MAX_DEPTH:
+        raise _too_deep()
+    state.ext += 1
+    try:
+        if state.ext <= _ON_STACK:
+            return _unpack(data)
+        parser = unpacker(data, **_options())
+        value = parser.unpack()
+        if parser.tell() != len(data):
+            raise DecodeError("corrupt msgpack/1 payload: extra bytes in an ext type", codec="msgpack", version="1")
+        return value
+    finally:
+        state.ext -= 1
+
+
+def _pack_ext(items: list[Any], pack: Any) -> bytes:
+    """The items of a tuple or set, packed by a call of their own and so counted here."""
+    state = _encoding
+    if state.ext >= MAX_DEPTH:
+        raise _TooDeep
+    state.containers = True
+    state.ext += 1
+    try:
+        return pack(items)  # type: ignore[no-any-return]
+    finally:
+        state.ext -= 1
 
 
 def _default_surrogates(obj: Any) -> Any:
@@ -52,9 +148,11 @@ def _default_surrogates(obj: Any) -> Any:
 def _default(obj: Any, pack: Any = _pack) -> Any:
     t = type(obj)
     if t is tuple:
-        return msgpack.ExtType(TUPLE, pack(list(obj)))
+        return msgpack.ExtType(TUPLE, _pack_ext(list(obj), pack))
     if t is set or t is frozenset:
-        return msgpack.ExtType(SET if t is set else FROZENSET, pack(list(obj)))
+        return msgpack.ExtType(SET if t is set else FROZENSET, _pack_ext(list(obj), pack))
+    if t not in _LEAF_TYPES:
+        _encoding.custom = True
     if isinstance(obj, dt.datetime):
         zone = getattr(obj.tzinfo, "key", None)
         return msgpack.ExtType(DATETIME, pack([obj.isoformat(), zone]))
@@ -84,19 +182,17 @@ def _default(obj: Any, pack: Any = _pack) -> Any:
     if isinstance(obj, dict):
         return dict(obj)
     if isinstance(obj, tuple):
-        return msgpack.ExtType(TUPLE, pack(list(obj)))
+        return msgpack.ExtType(TUPLE, _pack_ext(list(obj), pack))
     raise TypeError(f"can not serialize {type(obj).__name__!r} object")
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
-    if code == TUPLE:
-        return tuple(_unpack(data))
-    if code == SET:
-        return set(_unpack(data))
-    if code == FROZENSET:
-        return frozenset(_unpack(data))
+    if code == TUPLE or code == SET or code == FROZENSET:
+        items = _unpack_ext(data)
+        _decoding.containers = True
+        return tuple(items) if code == TUPLE else set(items) if code == SET else frozenset(items)
     if code == DATETIME:
-        iso, zone = _unpack(data)
+        iso, zone = _unpack_ext(data)
         value = dt.datetime.fromisoformat(iso)
         if zone is not None:
             from zoneinfo import ZoneInfo
@@ -108,11 +204,12 @@ def _ext_hook(code: int, data: bytes) -> Any:
     if code == TIME:
         return dt.time.fromisoformat(data.decode())
     if code == TIMEDELTA:
-        days, seconds, micros = _unpack(data)
+        days, seconds, micros = _unpack_ext(data)
         return dt.timedelta(days=days, seconds=seconds, microseconds=micros)
     if code == DECIMAL:
         return decimal.Decimal(data.decode())
     if code == UUID:
+        _decoding.uuid = True
         return uuid.UUID(bytes=bytes(data))
     if code == BIGINT:
         return int(data.decode())
@@ -129,7 +226,10 @@ class _Walker:
     def __init__(self) -> None:
         self.active: set[int] = set()
 
-    def walk(self, obj: Any) -> Any:
+    def walk(self, obj: Any, depth: int = 0) -> Any:
+        """`obj`, which sits inside `depth` containers, ready to pack."""
+        if depth > MAX_DEPTH:
+            raise Unsupported(obj, TOO_DEEP)
         t = type(obj)
         if t is int:
             return obj if _INT64_MIN <= obj <= _UINT64_MAX else _Big(obj)
@@ -140,7 +240,7 @@ class _Walker:
             out = []
             for i, item in enumerate(obj):
                 try:
-                    out.append(self.walk(item))
+                    out.append(self.walk(item, depth + 1))
                 except Unsupported as exc:
                     exc.segments.append(f"[{i}]" if isinstance(obj, (list, tuple)) else "[<item of a set>]")
                     raise
@@ -152,12 +252,12 @@ class _Walker:
             res = {}
             for k, v in obj.items():
                 try:
-                    key = self.walk(k)
+                    key = self.walk(k, depth + 1)
                 except Unsupported as exc:
                     exc.segments.append(f"[<key {k!r}>]")
                     raise
                 try:
-                    res[key] = self.walk(v)
+                    res[key] = self.walk(v, depth + 1)
                 except Unsupported as exc:
                     exc.segments.append(key_segment(k))
                     raise
@@ -182,25 +282,54 @@ class MsgpackCodec(Codec):
     version: ClassVar[int] = 1
     binary: ClassVar[bool] = True
 
-    def encode(self, value: Any, *, what: str = "value") -> bytes:
+    def encode(self, value: Any, *, what: str = "value") -> bytes | memoryview:
+        state = _encoding
         pack = _pack
+        packed: bytes | memoryview | None = None
+        # Wrapped, the packer itself refuses lists and dicts past MAX_DEPTH: worth it for a large value only.
+        levels = wrap_levels() if large(value) else None
         try:
-            return pack(value)
+            packed = _pack_top(value) if levels is None else pack_wrapped(value, levels, _pack_top)
         except UnicodeEncodeError:
-            pack = _pack_surrogates
+            pack, levels = _pack_surrogates, None
             try:
-                return pack(value)
-            except (TypeError, ValueError, OverflowError):
+                packed = pack(value)
+            except (TypeError, ValueError, OverflowError, RecursionError, _TooDeep):
                 pass
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, RecursionError, _TooDeep):
             pass  # the walk below finds the cause and its path, or fixes wide ints
+        custom, containers = state.custom, state.containers  # set by `_default`, cleared here
+        if custom or containers:
+            state.custom = state.containers = False
+        if packed is not None:
+            if containers:  # tuples and sets are packed by calls of their own, out of the packer's count
+                deep = nesting_exceeds(value, exact_types=not custom)
+            else:
+                deep = levels is None and could_nest(packed) and nesting_exceeds(value, exact_types=not custom)
+            if not deep:
+                return packed
         try:
             wrapped = _Walker().walk(value)
-            return pack(wrapped)
+            return packed if packed is not None else pack(wrapped)
         except Unsupported as exc:
             raise encode_error(exc, what, self.name) from None
-        except (RecursionError, ValueError):
+        except (RecursionError, ValueError, _TooDeep):
             raise encode_error(Unsupported(value, "it is nested too deeply"), what, self.name) from None
 
     def decode(self, payload: Any) -> Any:
-        return _unpack(payload)
+        levels = parse_levels() if len(payload) >= BOUNDED_FROM else None
+        try:
+            value = _unpack(payload) if levels is None else unpack_bounded(payload, levels, **_options())
+        except msgpack.StackError:
+            raise _too_deep() from None
+        except msgpack.UnpackException as exc:  # OutOfData and friends are not ValueErrors
+            raise DecodeError(f"corrupt msgpack/1 payload: {type(exc).__name__}: {exc}", codec="msgpack", version="1") from None
+        if levels is None and not could_nest(payload):
+            return value  # the common small payload: the hook's flags are left for the next check to clear
+        # The hook only ever sets these: a flag left over from an earlier decode costs a look, nothing more.
+        state = _decoding
+        containers, uuids = state.containers, state.uuid
+        state.containers = state.uuid = False
+        if (levels is None or containers) and nesting_exceeds(value, exact_types=not uuids):
+            raise _too_deep()
+        return value

@@ -6,8 +6,15 @@ import json
 from typing import Any
 
 from ._errors import EncodeError
+from ._limits import MAX_DEPTH
 
-__all__ = ["Unsupported", "encode_error", "key_segment", "type_name"]
+__all__ = ["TOO_DEEP", "Unsupported", "encode_error", "key_segment", "type_name"]
+
+#: The reason given for the first object that sits inside more than MAX_DEPTH containers.
+TOO_DEEP = (
+    f"it is nested deeper than {MAX_DEPTH} levels (lists, dicts, tuples and sets together), "
+    f"the limit on what converters encode; flatten the value"
+)
 
 
 class Unsupported(Exception):

@@ -12,6 +12,8 @@ __all__ = ["Reference", "is_reference", "payload_size"]
 PREFIX = "ref/"
 VERSION = "1"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Sizes in ASCII digits only (str.isdigit() takes other scripts' digits), short enough for int().
+_SIZE = re.compile(r"[0-9]{1,20}")
 
 
 def is_reference(data: str) -> bool:
@@ -53,6 +55,6 @@ class Reference:
             raise DecodeError(f"malformed reference {data[:200]!r}", codec="ref", version=VERSION)
         codec_version, size, sha256, uri = parts
         codec, _, version = codec_version.partition("/")
-        if not codec or not version or not size.isdigit() or not _SHA256.fullmatch(sha256) or "://" not in uri:
+        if not codec or not version or not _SIZE.fullmatch(size) or not _SHA256.fullmatch(sha256) or "://" not in uri:
             raise DecodeError(f"malformed reference {data[:200]!r}", codec="ref", version=VERSION)
         return cls(codec, version, int(size), sha256, uri)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ._errors import StoreError
 from ._store import CHUNK, ObjectInfo, Store, check_key, check_part, check_prefix, is_key
@@ -45,6 +45,22 @@ def _translate(action: str, uri: str) -> Iterator[None]:
         raise StoreError(f"cannot {action} {uri}: {code or exc}") from exc
     except (BotoCoreError, OSError, ValueError) as exc:
         raise StoreError(f"cannot {action} {uri}: {exc}") from exc
+
+
+class _Body:
+    """A GET's streaming body, closed when done with (a body half read holds its connection)."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(None if size < 0 else size)  # type: ignore[no-any-return]
+
+    def __enter__(self) -> _Body:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._body.close()
 
 
 class S3Store(Store):
@@ -86,6 +102,21 @@ class S3Store(Store):
     def read(self, key: str, size: int) -> memoryview:
         with _translate("read", self.uri_for(key)):
             return super().read(key, size)
+
+    def fetch(self, key: str, size: int, sha256: str) -> memoryview:
+        with _translate("read", self.uri_for(key)):
+            return super().fetch(key, size, sha256)
+
+    def size(self, key: str) -> int:
+        """The object's ContentLength, from a HEAD: a reference's size is checked before any GET."""
+        with _translate("read", self.uri_for(key)):
+            return int(self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"])
+
+    def _stream(self, key: str) -> IO[bytes]:
+        # One GET whose body is read a piece at a time (`read` and `fetch` ask for CHUNK at most).
+        with _translate("read", self.uri_for(key)):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        return cast(IO[bytes], _Body(body))
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import threading
@@ -12,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar, Union
 
-from ._errors import StoreError
+from ._errors import IntegrityError, StoreError
 
-__all__ = ["MemoryStore", "ObjectInfo", "Store", "StoreLike", "open_store", "CHUNK"]
+__all__ = ["MemoryStore", "ObjectInfo", "Store", "StoreLike", "open_store", "CHUNK", "size_mismatch"]
 
 #: Size of the pieces a payload is written and read in (also the S3 part size).
 CHUNK = 8 * 1024 * 1024
@@ -43,6 +44,12 @@ def check_prefix(prefix: str) -> str:
     if last in (".", "..") or "\\" in last or "\x00" in last:
         raise ValueError(f"invalid store prefix {prefix!r}")
     return prefix
+
+
+def size_mismatch(uri: str, stored: int, size: int, sha256: str | None = None) -> IntegrityError:
+    return IntegrityError(
+        f"the object at {uri} is {stored:,} bytes, not the {size:,} bytes its reference gives", key=uri, expected=sha256
+    )
 
 
 def is_key(key: str) -> bool:
@@ -110,21 +117,51 @@ class Store(ABC):
         """Remove the objects at `keys` (missing ones are skipped); returns how many were removed."""
         raise StoreError(f"{type(self).__name__} {self.uri} cannot delete objects")
 
-    def read(self, key: str, size: int) -> memoryview:
-        """The object at `key` in one buffer, read in pieces; `size` is the expected length.
-
-        Reads at most `size + 1` bytes, so a caller can tell a longer object by the length.
-        """
-        buf = bytearray(size + 1)
-        view = memoryview(buf)
-        got = 0
+    def size(self, key: str) -> int:
+        """Bytes stored at `key`, from a stat or HEAD (nothing is read); raises `StoreError` if missing."""
         with self.open(key) as src:
-            while got <= size:
-                n = src.readinto(view[got : min(got + CHUNK, size + 1)])  # type: ignore[attr-defined]
-                if not n:
-                    break
-                got += n
+            return src.seek(0, io.SEEK_END)
+
+    def read(self, key: str, size: int) -> memoryview:
+        """At most `size + 1` bytes of the object at `key`, so a caller can tell a longer object by the length.
+
+        Memory follows what is stored (a stat or HEAD first), never `size`: it may be a bound nobody checked.
+        """
+        view = memoryview(bytearray(min(size, self.size(key)) + 1))
+        with self._stream(key) as src:
+            got = _fill(src, view)
         return view[:got]
+
+    def fetch(self, key: str, size: int, sha256: str) -> memoryview:
+        """The object at `key`, checked against the `size` and `sha256` its reference gives.
+
+        The stored size (a stat or HEAD) is compared before anything is allocated, then the
+        bytes are streamed through sha256; raises `IntegrityError` when either differs.
+        """
+        uri = self.uri_for(key)
+        stored = self.size(key)
+        if stored != size:
+            raise size_mismatch(uri, stored, size, sha256)
+        view = memoryview(bytearray(size + 1))  # one byte more: an object that grew since shows
+        digest = hashlib.sha256()
+        with self._stream(key) as src:
+            got = _fill(src, view, digest)
+        if got != size:
+            changed = "longer" if got > size else "shorter"
+            raise IntegrityError(f"the object at {uri} changed while it was read (it is {changed} now)", key=uri, expected=sha256)
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise IntegrityError(
+                f"the object at {uri} does not match its reference: sha256 {actual}, expected {sha256}",
+                key=uri,
+                expected=sha256,
+                actual=actual,
+            )
+        return view[:size]
+
+    def _stream(self, key: str) -> IO[bytes]:
+        """A file reading the object at `key` from its start, for `read` and `fetch`."""
+        return self.open(key)
 
     def uri_for(self, key: str) -> str:
         return f"{self.uri}/{key}"
@@ -136,6 +173,26 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.uri}>"
+
+
+def _fill(src: Any, view: memoryview, digest: Any = None) -> int:
+    """Read `src` into `view` until either ends, a CHUNK at a time (through `digest` if given); the bytes read."""
+    readinto = getattr(src, "readinto", None)
+    got = 0
+    while got < len(view):
+        end = min(got + CHUNK, len(view))
+        if readinto is not None:
+            n = readinto(view[got:end])
+        else:  # an HTTP body: read() only
+            piece = src.read(end - got)
+            n = len(piece)
+            view[got : got + n] = piece
+        if not n:
+            break
+        if digest is not None:
+            digest.update(view[got : got + n])
+        got += n
+    return got
 
 
 _memory: dict[str, dict[str, bytes]] = {}
@@ -172,6 +229,12 @@ class MemoryStore(Store):
 
     def exists(self, key: str) -> bool:
         return self._path(key) in self._objects
+
+    def size(self, key: str) -> int:
+        try:
+            return len(self._objects[self._path(key)])
+        except KeyError:
+            raise StoreError(f"no object at {self.uri_for(key)}") from None
 
     def child(self, *parts: str) -> MemoryStore:
         prefix = "/".join([self._prefix, *map(check_part, parts)] if self._prefix else map(check_part, parts))

@@ -77,11 +77,11 @@ def _parquet_head(ref: Any, store: str | None, rows: int) -> Any:
 
 def _locate(ref: Any, store: str | None) -> tuple[Any, str]:
     """The store to read `ref` from and its key there (confined to `store`'s root, as `converters.loads` does)."""
-    if store is not None:
-        root = converters.open_store(store).root
-        key = root.key_for(ref.uri)
-        if key is None:
-            raise converters.StoreError(f"the reference points to {ref.uri}, outside the store {root.uri}")
-        return root, key
-    base, _, key = ref.uri.rpartition("/")
-    return converters.open_store(base), key
+    if store is None:  # as converters.loads: a reference is read only from a store this process was given
+        raise converters.StoreError(f"cannot read the offloaded payload at {ref.uri}: no store configured; "
+                                    "pass store=... (the store it was written to)")
+    root = converters.open_store(store).root
+    key = root.key_for(ref.uri)
+    if key is None:
+        raise converters.StoreError(f"the reference points to {ref.uri}, outside the store {root.uri}")
+    return root, key

@@ -123,3 +123,18 @@ def test_nested_arrow_dtypes_are_refused_up_front() -> None:
     nested = pd.DataFrame({"n": [1, 2], "s": pd.Series([{"x": 1}, {"x": 2}], dtype=struct)})
     with pytest.raises(converters.EncodeError, match=r"cannot encode column 's' of the DataFrame at result: nested pyarrow dtype"):
         converters.dumps(nested, what="result")
+
+
+@pytest.mark.parametrize("columnwise", [0, 10**9])
+def test_many_repeated_strings_come_back_as_strings(monkeypatch: pytest.MonkeyPatch, columnwise: int) -> None:
+    # Stored as a dictionary, so measured as one before they are expanded (see _pandas._Reading).
+    monkeypatch.setattr(_pandas, "COLUMNWISE_FROM", columnwise)
+    n = 200_000
+    df = pd.DataFrame({
+        "label": pd.Series([f"item-{i % 5000}" for i in range(n)], dtype="str"),
+        "kind": pd.Categorical(["a", "b"] * (n // 2)),
+        "tags": [["x", "y"] if i % 2 else [] for i in range(n)],
+    })
+    out = roundtrip(df)
+    assert out.dtypes.to_dict() == df.dtypes.to_dict()
+    pd.testing.assert_frame_equal(out, df)
