@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["READ_TIMEOUT", "client_config", "error_code", "s3_client", "swf_client"]
+__all__ = [
+    "READ_TIMEOUT", "client_config", "error_code", "is_gone", "is_transient", "loop_client",
+    "raise_engine_error", "s3_client", "swf_client",
+]
 
 # SWF holds a long poll up to 60 s; botocore's default read timeout is exactly 60 s,
 # which would turn every empty poll into a timeout error and a retry.
@@ -21,6 +24,17 @@ CONNECT_TIMEOUT = 10
 # exponential backoff with jitter, so ThrottlingException slows the process down instead of failing it.
 MAX_ATTEMPTS = 10
 DEFAULT_REGION = "us-east-1"  # SWF needs a region; the test servers ignore it
+# Calls in all for the long-running loops (`pipeflow worker`/`decider`): they retry transient errors
+# themselves, forever and stop-aware; botocore's own ten attempts would hold one call ~15 s against
+# an engine that is down, delaying both a stop and the first call after it is back.
+LOOP_ATTEMPTS = 2
+
+# SWF fault codes that say "later", not "never": throttling and the service's own trouble.
+TRANSIENT_CODES = frozenset({
+    "ThrottlingException", "Throttling", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException",
+    "ServiceUnavailable", "ServiceUnavailableException", "InternalFailure", "InternalServerError",
+    "InternalError", "RequestTimeout", "RequestTimeoutException",
+})
 
 _ENV = ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SWF", "AWS_ENDPOINT_URL_S3")
 _lock = threading.Lock()
@@ -56,6 +70,16 @@ def s3_client(
     return _client("s3", endpoint_url, region, profile, max_attempts)
 
 
+def loop_client(swf: Any) -> Any:
+    """The client a long-running loop should use for `swf`: one with LOOP_ATTEMPTS when `swf` is ours, else `swf`."""
+    with _lock:
+        key = next((k for k, client in _clients.items() if client is swf), None)
+    if key is None or key[4] == LOOP_ATTEMPTS:  # the embedded engine's client, a test's client, or already one
+        return swf
+    service, endpoint_url, region, profile = key[:4]
+    return _client(service, endpoint_url, region, profile, LOOP_ATTEMPTS)
+
+
 def _client(service: str, endpoint_url: str | None, region: str | None, profile: str | None, max_attempts: int) -> Any:
     # The environment is part of the key: a test (or a user) that changes it gets a matching client.
     key = (service, endpoint_url, region, profile, max_attempts, os.getpid(), *(os.environ.get(name) for name in _ENV))
@@ -87,3 +111,39 @@ def error_code(exc: BaseException) -> str | None:
             return str(code)
     code = getattr(exc, "code", None)
     return code if isinstance(code, str) else None
+
+
+def is_transient(exc: BaseException, *, polling: bool = False) -> bool:
+    """True when `exc` says "try again later": no connection, a timeout, 5xx, throttling.
+
+    `polling`: an "Unknown domain" answer to a poll counts too, as the domain may not be
+    registered yet (a worker or decider started before the first run). The one place that
+    tells the engine's passing trouble from a caller's mistake.
+    """
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, (ConnectionError, HTTPClientError, ConnectionResetError, TimeoutError)):
+        return True
+    code = error_code(exc)
+    if code in TRANSIENT_CODES:
+        return True
+    if polling and code == "UnknownResourceFault" and "unknown domain" in str(exc).lower():
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return isinstance(status, int) and status >= 500
+    return False
+
+
+def is_gone(exc: BaseException) -> bool:
+    """True when the engine no longer knows the task a call answers (it timed out, its run closed)."""
+    return error_code(exc) == "UnknownResourceFault"
+
+
+def raise_engine_error(exc: BaseException, what: str) -> NoReturn:
+    """Raise `exc` as an error of ours: EngineError keeping SWF's code, `from exc`; ours as they are."""
+    from ._errors import EngineError, PipeflowError
+
+    if isinstance(exc, PipeflowError) or not isinstance(exc, Exception):
+        raise exc
+    raise EngineError(f"{what} failed: {exc}", code=error_code(exc)) from exc

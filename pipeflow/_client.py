@@ -244,6 +244,11 @@ class Client:
                             f" (it was started from {source})" if source else "")
                 return
             definition = _definition(pipeline)
+            if self.backend == "embedded":  # its own task list (`pipeflow run` gives each run one): served here now
+                from ._run import own_task_list
+
+                config = self._swf().describe_workflow_execution(domain=self.domain, execution=run.execution)
+                definition = own_task_list(definition, config["executionConfiguration"]["taskList"]["name"])
             register(self._swf(), self.domain, definition)
             service.serve(definition)
 

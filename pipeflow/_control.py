@@ -388,10 +388,18 @@ def command(op: str, run: str, *, backend: str, domain: str | None, endpoint_url
             request.update(name=name, input=converters.dumps(value, what=f"the value of signal {name!r}"))
         return post(STATE_DB.parent / "control", request)
     with engine:
+        from ._run import adopt, close_canceled
+
+        adopt(engine)  # no process holds the state: what its last holder started is lost
+        if op == "cancel":
+            # Nobody decides the run now, and nothing runs its tasks: it closes here, its tasks with it.
+            execution = find_run(engine.client(), DOMAIN, run)
+            close_canceled(engine, execution, reason)
+            return execution
         execution = _do(engine.client(), DOMAIN, op, run, reason, name, value)
-    # Nothing decides the run now: it acts on the request when a `pipeflow run` of its pipeline runs here.
-    log.warning("no `pipeflow run` is running here: run %s sees the %s when its pipeline next runs in this "
-                "directory", execution["runId"], "cancel request" if op == "cancel" else f"signal {name}")
+    # Nothing decides the run now: it acts on the signal when `pipeflow resume` adopts it here.
+    log.warning("no `pipeflow run` is running here: run %s sees the %s when `pipeflow resume FILE RUN` adopts it in this "
+                "directory", execution["runId"], f"signal {name}")
     return execution
 
 

@@ -10,7 +10,8 @@ PipeflowError
 ├── PipelineError                      (the user's pipeline definition is wrong)
 │   └── PipelineLoadError              (a pipeline file that cannot be loaded)
 ├── EngineError                        (the SWF engine or service refused a call)
-│   └── engine.SWFFault                (the embedded engine's answer: .code is SWF's fault code)
+│   ├── engine.SWFFault                (the embedded engine's answer: .code is SWF's fault code)
+│   └── engine.StoreDamaged            (an engine state file that fails its checks at open)
 ├── TaskFailed                         (a step failed for good; carries its context)
 ├── RunFailed                          (a run closed without a result)
 │   ├── RunCanceled

@@ -95,12 +95,14 @@ class _EmbeddedSWF:
         self.inbox = InboxReader(db.parent / "control", held=lambda: _held(db))
 
     def _open(self) -> bool:
-        from .engine import Engine
+        from .engine import Engine, StoreDamaged
 
         if _held(self.db):
             return False
         try:
             self.engine = Engine(db=str(self.db))
+        except StoreDamaged:
+            raise  # its own message: what is wrong and `--recover`
         except EngineError:  # taken between the look and the open
             return False
         return True

@@ -13,17 +13,65 @@ at most `1 / pollers` s, once a minute).
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
 from typing import Protocol
 
-__all__ = ["PollSpacer"]
+__all__ = ["Outage", "PollSpacer"]
 
 MAX_HOLD = 1.0  # seconds: the longest pause between slots, whatever the server holds an empty poll
 
 
 class _Waitable(Protocol):
     def wait(self, timeout: float) -> bool: ...
+
+
+# Backoff between calls to an engine that is away: doubling from FIRST_DELAY up to MAX_DELAY, each
+# wait drawn from its upper half. The cap bounds what an outage costs past its end (a 60 s outage,
+# about 60 + MAX_DELAY s) while hundreds of pollers still knock only every few seconds.
+FIRST_DELAY = 0.5
+MAX_DELAY = 8.0
+
+
+class Outage:
+    """The engine's reachability as one process's loops see it: backoff, and a log line per change, not per call.
+
+    Shared by a worker's or decider's threads: the first failure logs "engine unreachable: ...,
+    retrying", the first success after it "engine reachable again after N s".
+    """
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self.log = log
+        self.what = what  # who is waiting, for the log: "worker pipeflow-tasks", "decider ..."
+        self._lock = threading.Lock()
+        self._since: float | None = None  # monotonic time of the first failure of the current outage
+
+    @property
+    def down(self) -> bool:
+        """True while the last call failed with a transient error."""
+        return self._since is not None
+
+    def failed(self, exc: BaseException, attempt: int, stop: _Waitable) -> bool:
+        """A call failed with a transient error (its `attempt`-th in a row, from 0): wait. True when `stop` was set."""
+        with self._lock:
+            if self._since is None:
+                self._since = time.monotonic()
+                self.log.warning("%s: engine unreachable: %s: %s; retrying", self.what, type(exc).__name__,
+                                 str(exc)[:300])
+        delay = min(MAX_DELAY, FIRST_DELAY * 2 ** min(attempt, 16))
+        # Jitter from the clock is fine here: this is the I/O edge, not the decider.
+        return stop.wait(delay * (0.5 + 0.5 * random.random()))
+
+    def ok(self) -> None:
+        """A call succeeded: the end of an outage, if there was one."""
+        if self._since is None:
+            return
+        with self._lock:
+            since, self._since = self._since, None
+        if since is not None:
+            self.log.warning("%s: engine reachable again after %.0f s", self.what, time.monotonic() - since)
 
 
 class PollSpacer:

@@ -218,9 +218,9 @@ def resume(
     return workflow_id, str(response["runId"]), root
 
 
-def check_resumable(old: OldRun, run: str, from_step: str | None) -> None:
-    """Refuse (PipelineError) an open run, or a completed one without `from_step`."""
-    if old.status == "OPEN":
+def check_resumable(old: OldRun, run: str, from_step: str | None, *, open_ok: bool = False) -> None:
+    """Refuse (PipelineError) an open run (unless `open_ok`: adopted), or a completed one without `from_step`."""
+    if old.status == "OPEN" and not open_ok:
         raise PipelineError(f"run {run} is still open: wait for it to close (or cancel it) before resuming it")
     if old.status == "COMPLETED" and from_step is None:
         raise PipelineError(f"run {run} completed: nothing to resume (give --from STEP to run it again from a step)")
@@ -401,9 +401,12 @@ def resume_file(
     with Engine(db=str(STATE_DB)) as engine:  # a first look, for the pipeline's type and store
         old = read_run(engine.client(), DOMAIN, run)
     store = default_store(store)
-    check_resumable(old, run, from_step)  # refusals first: no code is loaded for them
-    run_root(old, store)
+    adopting = old.status == "OPEN" and from_step is None
+    check_resumable(old, run, from_step, open_ok=adopting)  # refusals first: no code is loaded for them
+    root = run_root(old, store)
     definition = definition_for(old, target, run, allow_changed=allow_changed)
+    if adopting:
+        return _adopt_file(old, definition, workers=workers, progress=progress, store=store, root=root)
     with _embedded(definition, store=store, workers=workers, db=str(STATE_DB)) as embedded:
         swf = embedded.swf
         workflow_id, run_id, root = resume(swf, DOMAIN, run, from_step, definition=definition,
@@ -411,6 +414,30 @@ def resume_file(
         reporter = _progress(swf, workflow_id, run_id) if progress else None
         try:
             return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=embedded.check))
+        finally:
+            if reporter is not None:
+                reporter.close()
+
+
+def _adopt_file(old: OldRun, definition: Any, *, workers: int | None, progress: bool, store: str,
+                root: str | None) -> Any:
+    """`pipeflow resume` of an open run no process holds (interrupted or killed): run it on here to its close.
+
+    Opening the state fails the tasks its process had started as lost (`_run.adopt`); its
+    decider and workers here take the run's own task lists.
+    """
+    from ._control import Inbox
+    from ._run import DOMAIN, STATE_DB, RunOutcome, _embedded, _progress, own_task_list, wait
+
+    definition = own_task_list(definition, old.settings["taskList"]["name"])
+    workflow_id, run_id = old.execution["workflowId"], old.execution["runId"]
+    with _embedded(definition, store=store, workers=workers, db=str(STATE_DB)) as embedded:
+        swf = embedded.swf
+        reporter = _progress(swf, workflow_id, run_id) if progress else None
+        try:
+            # `pipeflow cancel/signal` from elsewhere leave requests for this process, which holds the state now.
+            check = Inbox(STATE_DB.parent / "control", swf, DOMAIN).wrap(embedded.check)
+            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=check))
         finally:
             if reporter is not None:
                 reporter.close()

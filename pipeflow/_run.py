@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "RunOutcome", "default_store", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start",
+    "Interrupted", "RunOutcome", "adopt", "close_canceled", "default_store", "own_task_list", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start",
     "task_lists", "wait", "wait_closed",
 ]
 
@@ -57,6 +57,59 @@ class RunOutcome:
     workflow_id: str
     run_id: str
     result: Any
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a run was waited for: the run stays open, for `pipeflow resume` to adopt."""
+
+    def __init__(self, workflow_id: str, run_id: str) -> None:
+        super().__init__(run_id)
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+
+def own_task_list(definition: Any, task_list: str | None = None) -> Any:
+    """The pipeline on a task list of its own (`task_list`, else a new one): a run works only its own tasks.
+
+    Runs of one embedded state share its engine; on a shared list a run would work the tasks of
+    another (an interrupted one) that nobody asked it to.
+    """
+    from ._pipeline import Pipeline
+
+    name = task_list or f"{definition.task_list[:230]}.{uuid.uuid4().hex[:12]}"
+    if name == definition.task_list:
+        return definition
+    return Pipeline(definition.canvas, name=definition.name, version=definition.version,
+                    input_converter=definition.input_converter, timeout=definition.timeout, task_list=name)
+
+
+def adopt(engine: Any, domain: str = DOMAIN) -> int:
+    """Fail as lost, at once, the tasks a previous holder of this embedded state started; how many.
+
+    One process holds an embedded state at a time (the database's exclusive lock, which the OS
+    drops when the process dies), and only its own decider and workers work it: whatever was
+    started before this process opened it was started by a process that is gone. The reason
+    marks them handed back, so the decider schedules them again without spending a retry.
+    """
+    from ._wire import HANDBACK
+
+    message = "lost: the process running it is gone (it was killed or interrupted)"
+    details = json.dumps({"type": "Lost", "message": message, "traceback": None})
+    with engine._lock:  # an internal operation: not part of SWF's API, so not through engine.call
+        response: dict[str, Any] = engine._apply("_FailLost", {"domain": domain, "reason": f"{HANDBACK}: {message}",
+                                                               "details": details})
+    lost = int(response["lost"])
+    if lost:
+        log.warning("%d task(s) started by a process that is gone were failed as lost; they run again when their "
+                    "run is resumed", lost)
+    return lost
+
+
+def close_canceled(engine: Any, execution: dict[str, str], reason: str | None, domain: str = DOMAIN) -> None:
+    """Close an open run that no process decides as CANCELED, with its open tasks."""
+    details = json.dumps({"reason": reason}) if reason else ""
+    with engine._lock:
+        engine._apply("_CloseCanceled", {"domain": domain, **execution, "details": details})
 
 
 def run(
@@ -100,6 +153,8 @@ def run_embedded(
     from ._pipeline import as_pipeline
 
     definition = as_pipeline(pipeline, attr=attr)
+    if db is not None:  # a state other processes' runs share
+        definition = own_task_list(definition)
     if store is DEFAULT:
         PAYLOADS.mkdir(parents=True, exist_ok=True)
         store = str(PAYLOADS.resolve())
@@ -114,6 +169,9 @@ def run_embedded(
             check = Inbox(Path(db).parent / "control", swf, DOMAIN).wrap(check)
         try:
             return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, store, check=check))
+        except KeyboardInterrupt:
+            embedded.interrupted = True
+            raise Interrupted(workflow_id, run_id) from None
         finally:
             if reporter is not None:
                 reporter.close()
@@ -142,6 +200,7 @@ class _Embedded:
 
     swf: Any
     loops: list[_Loop]
+    interrupted: bool = False  # the run stays open: what its workers hold is left for the next holder
 
     def check(self) -> None:
         """Raise the error that stopped the decider or the worker, if one did."""
@@ -167,8 +226,11 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
     stop = threading.Event()
     loops: list[_Loop] = []
     engine = None
+    embedded: _Embedded | None = None
     try:
         engine = Engine(db=db)
+        if db is not None:
+            adopt(engine)
         swf = engine.client()
         register(swf, DOMAIN, definition)
         decider = DeciderLoop(swf, DOMAIN, definition.task_list, [definition], store=store)
@@ -179,15 +241,22 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
             loops.append(_Loop(f"pipeflow-worker-{worker.task_list}", functools.partial(worker.run, drain_timeout=2.0), stop))
         for loop in loops:
             loop.start()
-        yield _Embedded(swf, loops)
+        embedded = _Embedded(swf, loops)
+        yield embedded
     finally:
         stop.set()
+        worker_log = logging.getLogger("pipeflow.worker")
+        level = worker_log.level
+        if embedded is not None and embedded.interrupted:
+            # Their hand-backs would meet a closed engine; the next holder fails their tasks as lost.
+            worker_log.setLevel(logging.CRITICAL)
         if engine is not None:
             engine.close()  # wakes the long polls so the loops see `stop`
         for loop in loops:
             loop.join(timeout=30)
         for worker in list_workers:
             worker.close()
+        worker_log.setLevel(level)
 
 
 def task_lists(definition: Any, registry: Any) -> list[str]:

@@ -205,6 +205,9 @@ def hold(db: Path, store: str | None = None) -> Holder | None:
                 engine = Engine(db=str(db))
             except EngineError:
                 return None
+            from ._run import adopt
+
+            adopt(engine)  # what the state's last holder (a killed kernel or `pipeflow run`) started is lost
             holder = _holders[db] = Holder(db, engine, store)
         holder.users += 1
         return holder

@@ -51,9 +51,15 @@ def cli(verbose: int) -> None:
 @click.option("--no-auth", is_flag=True,
               help="Accept unsigned requests (loopback --host only). By default requests must be SigV4-signed "
                    "with this environment's AWS credentials, or with a generated key pair when there are none.")
-def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool) -> None:
+@click.option("--recover", is_flag=True,
+              help="The --db file failed its checks at open: set it aside (kept, never deleted), start from "
+                   "the part that verifies and report what was dropped.")
+def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool, recover: bool) -> None:
     """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
     from .engine._auth import is_loopback
+
+    if recover and db is None:
+        raise click.UsageError("--recover needs --db: it recovers that file")
 
     if no_auth and not is_loopback(host):
         _error(f"--no-auth is for loopback only: serving {host} lets other machines in; "
@@ -64,7 +70,8 @@ def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: b
     from .engine import serve
     from .engine._http import ENVIRONMENT
 
-    serve(host=host, port=port, db=db, poll_timeout=poll_timeout, auth=None if no_auth else ENVIRONMENT)
+    serve(host=host, port=port, db=db, poll_timeout=poll_timeout, auth=None if no_auth else ENVIRONMENT,
+          recover=recover)
 
 
 def _parse_input(input_json: str | None, input_file: str | None) -> Any:
@@ -166,7 +173,13 @@ def run(
             workers=workers, local_workers=not no_local_workers, progress=not no_progress,
         )
     else:
-        outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
+        from ._run import Interrupted
+
+        try:
+            outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
+        except Interrupted as exc:  # the run stays open here: say how to continue it
+            click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
     if as_json:
         click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
                                 "status": "COMPLETED", "result": outcome.result}))

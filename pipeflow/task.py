@@ -10,7 +10,12 @@ from typing import Any, overload
 
 from ._errors import PipelineError
 
-__all__ = ["Signature", "Task", "check_swf_name", "default_name", "task"]
+__all__ = ["DEFAULT_HEARTBEAT", "Signature", "Task", "check_swf_name", "default_name", "task"]
+
+# Seconds of worker silence after which a task's attempt counts as lost and is scheduled again (the
+# worker beats every few seconds while it holds a task, queued or running): a dead worker costs this
+# much, not the task's whole timeout. `@task(heartbeat=N)` sets another; `heartbeat=0`, none.
+DEFAULT_HEARTBEAT = 20
 
 _FORBIDDEN = frozenset(":/|") | frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
 
@@ -56,7 +61,7 @@ class Task:
     retries: int = 0
     retry_delay: float = 1.0
     timeout: int | None = 300
-    heartbeat: int | None = None
+    heartbeat: int | None = None  # None: DEFAULT_HEARTBEAT (see heartbeat_timeout)
     task_list: str | None = None
     converter: Any = None
     cache: bool = False
@@ -68,6 +73,8 @@ class Task:
             raise PipelineError(f"task {self.name}: retries must be >= 0, got {self.retries}")
         if self.retry_delay < 0:
             raise PipelineError(f"task {self.name}: retry_delay must be >= 0, got {self.retry_delay}")
+        if self.heartbeat is not None and self.heartbeat < 0:
+            raise PipelineError(f"task {self.name}: heartbeat must be >= 0 seconds (0: none), got {self.heartbeat}")
         check_swf_name(self.name, "the task name", "rename it with @pf.task(name=...)")
         check_swf_name(self.version, f"task {self.name}: the version", "use e.g. @pf.task(version='2')")
         if self.task_list is not None:
@@ -75,6 +82,11 @@ class Task:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+    @property
+    def heartbeat_timeout(self) -> int | None:
+        """Seconds of worker silence that lose an attempt: `heartbeat`, DEFAULT_HEARTBEAT when unset, None for 0."""
+        return DEFAULT_HEARTBEAT if self.heartbeat is None else (self.heartbeat or None)
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A partial: the piped value comes first, then `args`."""

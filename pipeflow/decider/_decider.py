@@ -165,7 +165,7 @@ class Decider:
             "input": activity_input,
             "taskList": {"name": task.task_list or state.pipeline.task_list},
             "startToCloseTimeout": _seconds(task.timeout),
-            "heartbeatTimeout": _seconds(task.heartbeat),
+            "heartbeatTimeout": _seconds(task.heartbeat_timeout),
             "scheduleToStartTimeout": "NONE",
             "scheduleToCloseTimeout": "NONE",
         }}

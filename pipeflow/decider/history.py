@@ -189,7 +189,7 @@ class RunState:
         leaf = self.open.pop(attrs["scheduledEventId"])
         failure = _failure_doc(attrs.get("reason"), attrs.get("details"))
         if _wire.is_handback(attrs.get("reason")):
-            leaf.handed_back(_context(failure, leaf))  # a worker shutting down: again at once, no retry spent
+            leaf.lost(_context(failure, leaf))  # a worker shutting down: again at once, no retry spent
         else:
             leaf.attempt_failed(_context(failure, leaf))
 
@@ -197,6 +197,13 @@ class RunState:
         attrs = event["activityTaskTimedOutEventAttributes"]
         leaf = self.open.pop(attrs["scheduledEventId"])
         kind = attrs.get("timeoutType", "START_TO_CLOSE")
+        if kind == "HEARTBEAT":
+            # The worker beats on its own while it holds the task (queued or running), whatever the
+            # task does: silence means the worker died or was cut off, not that the task failed.
+            failure = {"type": "WorkerLost", "traceback": None,
+                       "message": "the worker holding the task stopped heartbeating (HEARTBEAT timeout)"}
+            leaf.lost(_context(failure, leaf))
+            return
         failure = {"type": "ActivityTaskTimedOut", "message": f"the task timed out ({kind})", "traceback": None}
         leaf.attempt_failed(_context(failure, leaf))
 

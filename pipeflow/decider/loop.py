@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._polling import PollSpacer
+from .._aws import is_gone, is_transient, loop_client, raise_engine_error
+from .._polling import Outage, PollSpacer
 from ._decider import Decider
 
 __all__ = ["DeciderLoop"]
@@ -25,9 +25,10 @@ class DeciderLoop:
     def __init__(self, swf: Any, domain: str, task_list: str, decider: Decider | Iterable[Any],
                  identity: str | None = None, page_size: int = 100, *, store: str | None = None) -> None:
         """`store`: the decider's own store (see `Decider`), when `decider` is a list of pipelines."""
-        self.swf = swf
+        self.swf = loop_client(swf)  # transient errors are retried here, forever: not inside botocore for long
         self.domain = domain
         self.task_list = task_list
+        self.outage = Outage(log, f"decider of task list {task_list}")
         self.decider = decider if isinstance(decider, Decider) else Decider(decider, store=store)
         self.identity = identity or f"{socket.gethostname()}:{os.getpid()}:decider"
         # Small pages: a cached run usually needs only its newest few events, and every event of
@@ -36,7 +37,11 @@ class DeciderLoop:
         self._deciding = threading.Lock()
 
     def run(self, stop: threading.Event, pollers: int = 1) -> None:
-        """Answer decision tasks until `stop` is set; throttling backs off, other errors propagate.
+        """Answer decision tasks until `stop` is set; an engine that is away is waited for, other errors propagate.
+
+        Connection errors, 5xx, throttling and "Unknown domain" (not registered yet) are retried
+        forever with capped, jittered backoff (`Outage`); the user's mistakes (a decision the
+        engine refuses) raise EngineError.
 
         `pollers` > 1 keeps that many polls open at once (threads of this process), their
         starts spread in time (`PollSpacer`): a decision task waits less for a free poll, on
@@ -71,22 +76,29 @@ class DeciderLoop:
             raise errors[0]
 
     def _poll_forever(self, stop: Any, spacer: PollSpacer) -> None:
-        delay = 0.1
+        failures = 0  # transient failures in a row
         while not stop.is_set():
             try:
                 started = spacer.starting()
-                if not self.run_once() and spacer.after_empty(started, stop):
-                    return
-                delay = 0.1
+                answered = self.run_once(stop)
             except Exception as exc:
-                if _code(exc) != "ThrottlingException":
-                    raise
-                # Jitter from the clock is fine here: this is the I/O edge, not the decider.
-                stop.wait(delay * (1 + random.random()))
-                delay = min(delay * 2, 10.0)
+                if not is_transient(exc, polling=True):
+                    raise_engine_error(exc, "PollForDecisionTask")
+                if self.outage.failed(exc, failures, stop):
+                    return
+                failures += 1
+                continue
+            failures = 0
+            self.outage.ok()
+            if not answered and spacer.after_empty(started, stop):
+                return
 
-    def run_once(self) -> bool:
-        """One long poll; True when a decision task was answered."""
+    def run_once(self, stop: Any = None) -> bool:
+        """One long poll; True when a decision task was answered.
+
+        An answer the engine cannot take now is retried until it is taken, the engine says the
+        decision task is gone (it timed out meanwhile: SWF hands out a new one), or `stop` is set.
+        """
         task = self._poll()
         if task is None:
             return False
@@ -98,16 +110,27 @@ class DeciderLoop:
             log.exception("decision task for run %s failed", task["workflowExecution"]["runId"])
             self.decider.forget(task["workflowExecution"]["runId"])
             return False
-        try:
-            self.swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
-        except Exception as exc:
-            if _code(exc) != "UnknownResourceFault":
-                raise
-            # The decision task timed out or the run closed meanwhile: SWF hands it out again if needed.
-            log.warning("decision task for run %s is gone: %s", task["workflowExecution"]["runId"], exc)
-            self.decider.forget(task["workflowExecution"]["runId"])
-            return False
-        return True
+        run_id = task["workflowExecution"]["runId"]
+        failures = 0
+        while True:
+            try:
+                self.swf.respond_decision_task_completed(taskToken=task["taskToken"], decisions=decisions)
+            except Exception as exc:
+                if is_gone(exc):
+                    # The decision task timed out or the run closed meanwhile: SWF hands it out again if needed.
+                    log.warning("decision task for run %s is gone: %s", run_id, exc)
+                    self.decider.forget(run_id)
+                    return False
+                if not is_transient(exc):
+                    self.decider.forget(run_id)
+                    raise_engine_error(exc, f"RespondDecisionTaskCompleted for run {run_id}")
+                if self.outage.failed(exc, failures, stop if stop is not None else _NEVER):
+                    self.decider.forget(run_id)  # stopping: the decision task times out and is handed out again
+                    return False
+                failures += 1
+                continue
+            self.outage.ok()
+            return True
 
     def _poll(self) -> dict[str, Any] | None:
         params = {"domain": self.domain, "taskList": {"name": self.task_list}, "identity": self.identity}
@@ -120,8 +143,9 @@ class DeciderLoop:
         token = first.get("nextPageToken")
         # Newest first: stop at the last event already applied (the whole history for an unknown run).
         while token and (not pages[-1] or pages[-1][-1]["eventId"] > seen + 1):
-            page = self.swf.poll_for_decision_task(**params, reverseOrder=True, maximumPageSize=self.page_size,
-                                                   nextPageToken=token)
+            page = self._page(params, token)
+            if page is None:
+                return None
             pages.append(page["events"])
             token = page.get("nextPageToken")
         events = [e for page in reversed(pages) for e in reversed(page) if e["eventId"] > seen]
@@ -131,15 +155,28 @@ class DeciderLoop:
             return self._refetch(first, params)
         return {**first, "events": events}
 
-    def _refetch(self, first: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    def _refetch(self, first: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
         events = list(reversed(first["events"]))
         token = first.get("nextPageToken")
         while token:
-            page = self.swf.poll_for_decision_task(**params, reverseOrder=True, maximumPageSize=self.page_size,
-                                                   nextPageToken=token)
+            page = self._page(params, token)
+            if page is None:
+                return None
             events[:0] = reversed(page["events"])
             token = page.get("nextPageToken")
         return {**first, "events": events}
+
+    def _page(self, params: dict[str, Any], token: str) -> dict[str, Any] | None:
+        """The next page of a decision task's history; None when the decision task is gone (timed out meanwhile)."""
+        try:
+            page: dict[str, Any] = self.swf.poll_for_decision_task(
+                **params, reverseOrder=True, maximumPageSize=self.page_size, nextPageToken=token)
+        except Exception as exc:
+            if not is_gone(exc):
+                raise
+            log.warning("decision task is gone while reading its history: %s", exc)
+            return None
+        return page
 
 
 class _Either:
@@ -161,8 +198,12 @@ class _Either:
         return True
 
 
-def _code(exc: Exception) -> str | None:
-    """The SWF fault code of a botocore ClientError (or the engine's SWFFault)."""
-    response = getattr(exc, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else getattr(exc, "code", None)
-    return str(code) if code is not None else None
+class _Never:
+    """A stop that is never set."""
+
+    def wait(self, timeout: float) -> bool:
+        time.sleep(timeout)
+        return False
+
+
+_NEVER = _Never()

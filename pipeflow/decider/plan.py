@@ -18,7 +18,11 @@ from ..task import Signature, Task
 __all__ = ["Leaf", "Plan", "Tree"]
 
 Tree = Any  # a value tree, see pipeflow._wire
-MAX_HANDBACKS = 100  # hand-backs of one step that spend no retry
+# Attempts of one step lost to infrastructure (a worker that died or went silent, a hand-back) that
+# are scheduled again without spending a retry; one more fails the step: workers that keep dying
+# on it are more likely killed by the task itself (memory) than unlucky.
+MAX_INFRA_FAILURES = 20
+MAX_HANDBACKS = MAX_INFRA_FAILURES  # the earlier name
 
 
 class Node:
@@ -74,7 +78,7 @@ class Leaf(Node):
         self.task = step.task if isinstance(step, Signature) else step
         self.signature = step if isinstance(step, Signature) else None
         self.attempt = 0
-        self.handbacks = 0  # attempts handed back by workers shutting down: they spend no retry
+        self.handbacks = 0  # attempts lost to infrastructure (hand-backs, lost workers): they spend no retry
         self.input: Tree = None
 
     @property
@@ -94,16 +98,20 @@ class Leaf(Node):
         """Attempts that failed or timed out so far (the current one included once it has failed)."""
         return self.attempt - self.handbacks
 
-    def handed_back(self, failure: dict[str, Any]) -> None:
-        """A worker shutting down returned the attempt unrun (or unfinished): a new attempt at once.
+    def lost(self, failure: dict[str, Any]) -> None:
+        """The attempt was lost to infrastructure, not to the task: a new attempt at once, no retry spent.
 
-        Past MAX_HANDBACKS (workers that keep leaving) it counts as a failed attempt after all.
+        A hand-back (a worker shutting down) or a heartbeat timeout (a worker that died or was cut
+        off). Past MAX_INFRA_FAILURES the step fails, saying so.
         """
-        if self.handbacks >= MAX_HANDBACKS:
-            self.attempt_failed(failure)
+        if self.handbacks >= MAX_INFRA_FAILURES:
+            note = f" [{self.handbacks + 1} infrastructure failures of this step, at most {MAX_INFRA_FAILURES} retried]"
+            self.failed({**failure, "message": f"{failure.get('message', '')}{note}"})
             return
         self.handbacks += 1
         self.next_attempt()
+
+    handed_back = lost  # the earlier name
 
     def attempt_failed(self, failure: dict[str, Any]) -> None:
         """Retry with backoff while attempts remain, else fail the step."""

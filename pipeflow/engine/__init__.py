@@ -1,5 +1,6 @@
 """The embedded SWF-compatible engine: state machine, runtime, persistence, boto3-shaped client."""
 
+from ._chain import StoreDamaged
 from ._client import EngineClient
 from ._engine import Engine
 from ._faults import SWFFault
@@ -7,4 +8,4 @@ from ._http import serve, EngineServer
 from ._model import Limits
 from ._sigv4 import Credentials
 
-__all__ = ["Credentials", "Engine", "EngineClient", "EngineServer", "Limits", "SWFFault", "serve"]
+__all__ = ["Credentials", "Engine", "EngineClient", "EngineServer", "Limits", "SWFFault", "StoreDamaged", "serve"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -15,9 +17,12 @@ from ._model import Limits, check_limits, operation_model, validate_params
 from ._operations import apply, is_logged
 from . import _snapshot as snapshot
 from ._state import State
-from ._store import Store
+from ._recover import recover as recover_store
+from ._store import Store, StoreDamaged
 
 __all__ = ["Engine"]
+
+logger = logging.getLogger("pipeflow.engine")
 
 # A restart that replays more log entries than this writes a snapshot at once.
 _SNAPSHOT_AFTER = 10_000
@@ -28,22 +33,30 @@ class Engine:
     """An SWF-compatible engine in this process; ``db`` is a SQLite path, or None for memory."""
 
     def __init__(self, db: str | Path | None = None, poll_timeout: float = 60.0,
-                 limits: Limits = Limits()) -> None:
+                 limits: Limits = Limits(), *, recover: bool = False) -> None:
+        """`recover`: first set a damaged ``db`` aside and keep what verifies (see ``recovery``)."""
         self.poll_timeout = poll_timeout
+        self.recovery: str | None = None  # what `recover` kept and dropped
         self._lock = threading.Lock()
         self._conds: dict[tuple[str, tuple[str, str]], threading.Condition] = {}
         self._timer_cond = threading.Condition(self._lock)
         self._closed = False
-        self._store = Store(db) if db is not None else None
-        self._state = State(self._store.salt if self._store else secrets.token_hex(6), limits)
+        self._limits = limits
+        self._store: Store | None = None
+        self._state = State(secrets.token_hex(6), limits)
         self._unsnapped = 0  # log entries written since the last snapshot
-        if self._store is not None:
-            image = self._store.snapshot()
-            if image is not None:
-                self._state = snapshot.load(image, limits)
-            for op, now, params in self._store.entries():
-                apply(self._state, op, params, now)
-                self._unsnapped += 1
+        self._stale = False  # memory ran ahead of a failed commit: rebuild it from the database first
+        if db is not None:
+            try:
+                self._open(Path(db))
+            except StoreDamaged:
+                if not recover:
+                    raise
+                self.recovery = recover_store(Path(db))
+                self._open(Path(db))
+            else:
+                if recover:
+                    self.recovery = f"{db} verifies: nothing to recover"
             if self._unsnapped > _SNAPSHOT_AFTER:
                 self._snapshot()
         self._timer = threading.Thread(target=self._run_timers, name="pipeflow-engine-timers", daemon=True)
@@ -91,20 +104,71 @@ class Engine:
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def _open(self, db: Path) -> None:
+        store = Store(db)
+        self._store = store
+        try:
+            self._state, self._unsnapped = self._load()
+        except BaseException:
+            self._store = None
+            store.close()
+            raise
+
     # --- inside the lock
+    def _load(self) -> tuple[State, int]:
+        """The state the database holds (its snapshot plus the log after it), and the entries replayed."""
+        assert self._store is not None
+        image = self._store.snapshot()
+        state = snapshot.load(image, self._limits) if image is not None else State(self._store.salt, self._limits)
+        replayed = 0
+        for op, now, params in self._store.entries():
+            apply(state, op, params, now)
+            replayed += 1
+        return state, replayed
+
+    def _rebuild(self) -> None:
+        """Replace memory, which holds a change the database refused, by what the database holds."""
+        self._stale = True
+        try:
+            self._state, self._unsnapped = self._load()
+        except (sqlite3.Error, OSError, StoreDamaged) as exc:
+            logger.warning("cannot reload the state from the database yet: %s", exc)
+            return
+        self._stale = False
+
+    def _commit(self, operation: str, now: float, params: dict[str, Any]) -> None:
+        """Append one entry, or undo its change in memory and answer a retryable fault."""
+        assert self._store is not None
+        try:
+            self._store.append(operation, now, params)
+        except (sqlite3.Error, OSError) as exc:
+            self._rebuild()
+            raise SWFFault("ServiceUnavailable", f"the change could not be saved ({exc}); "
+                                                 "nothing was changed, retry later") from exc
+        self._unsnapped += 1
+
     def _snapshot(self) -> None:
         assert self._store is not None
-        self._store.write_snapshot(snapshot.dump(self._state))
+        if self._stale:  # memory holds a change the log refused: it must never reach a snapshot
+            return
+        try:
+            self._store.write_snapshot(snapshot.dump(self._state))
+        except (sqlite3.Error, OSError) as exc:  # the log still holds everything: try again later
+            logger.warning("cannot write a snapshot: %s", exc)
+            return
         self._unsnapped = 0
 
     def _apply(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self._stale:
+            self._rebuild()
+            if self._stale:
+                raise SWFFault("ServiceUnavailable", "the engine cannot read its database; retry later")
         state = self._state
         before = state.next_deadline()
         now = time.time()
         response = apply(state, operation, params, now)
         if self._store is not None and is_logged(operation, params, response):
-            self._store.append(operation, now, params)
-            self._unsnapped += 1
+            self._commit(operation, now, params)
         for key in state.woken:
             cond = self._conds.get(key)
             if cond is not None:
@@ -132,9 +196,14 @@ class Engine:
                 cond.wait(remaining)
 
     def _run_timers(self) -> None:
-        state = self._state
         with self._lock:
             while not self._closed:
+                if self._stale:
+                    self._rebuild()
+                    if self._stale:
+                        self._timer_cond.wait(1.0)
+                        continue
+                state = self._state  # a new object after a rebuild
                 due = state.next_deadline()
                 now = time.time()
                 if due is None:
@@ -144,8 +213,12 @@ class Engine:
                 else:
                     state.woken = []
                     if state.advance(now) and self._store is not None:
-                        self._store.append("_Advance", now, {})
-                        self._unsnapped += 1
+                        try:
+                            self._commit("_Advance", now, {})
+                        except SWFFault as fault:
+                            logger.warning("timeouts not applied: %s", fault.message)
+                            self._timer_cond.wait(1.0)  # a full disk: no busy loop
+                            continue
                     for key in state.woken:
                         cond = self._conds.get(key)
                         if cond is not None:

@@ -355,18 +355,22 @@ def serve(
     poll_timeout: float = 60.0,
     *,
     auth: Auth | _Environment = ENVIRONMENT,
+    recover: bool = False,
 ) -> None:
     """Serve a new engine until SIGTERM or SIGINT, then close it so its state is consistent.
 
     `poll_timeout`: seconds a long poll waits for a task (SWF's 60 unless a test wants less).
     `auth`: whose signatures are accepted: by default the credentials of boto3's chain here
     (or a generated pair, see `server_credentials`); None: none checked (loopback only).
+    `recover`: set a damaged `db` aside first and start from what verifies (reported on stderr).
     """
     if auth is None and not is_loopback(host):
         raise EngineError(f"refusing to serve on {host} without authentication: only loopback hosts may")
     if isinstance(auth, _Environment):
         auth = server_credentials(db)
-    engine = Engine(db=db, poll_timeout=poll_timeout)
+    engine = Engine(db=db, poll_timeout=poll_timeout, recover=recover)
+    if engine.recovery is not None:
+        print(engine.recovery, file=sys.stderr, flush=True)
     try:
         server = EngineServer(engine, host, port, auth=auth)
     except OSError as exc:

@@ -155,6 +155,49 @@ def _advance(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
     return {}
 
 
+def _fail_lost(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
+    """Internal: fail the started tasks of a domain's open runs, whose process is gone (embedded engine at open).
+
+    An embedded state is held by one process at a time and only that process works it, so
+    whatever was started before this holder opened it was started by a process that is gone.
+    """
+    lost = 0
+    for ex in list(state.open_runs.values()):
+        if ex.domain != p["domain"] or not ex.open:
+            continue
+        if ex.decision == "started":  # the dead process's decider: decided again at once, not after its timeout
+            ex.add("DecisionTaskTimedOut", {"timeoutType": "START_TO_CLOSE", "scheduledEventId": ex.d_scheduled_id,
+                                            "startedEventId": ex.d_started_id}, now)
+            state.tokens.pop(ex.d_token or "", None)
+            ex.decision, ex.d_token = None, None
+            ex.unhandled = True
+            state.settle(ex, now)
+        for act in list(ex.activities.values()):
+            if act.started_id and not act.closed:
+                state.close_activity(act, "ActivityTaskFailed", {
+                    "scheduledEventId": act.scheduled_id, "startedEventId": act.started_id,
+                    "reason": p["reason"], "details": p["details"]}, now)
+                lost += 1
+    return {"lost": lost}
+
+
+def _close_canceled(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
+    """Internal: close an open run that nothing decides as CANCELED, its open tasks with it."""
+    ex = state.open_run(p["domain"], p["workflowId"], p.get("runId"))
+    for act in sorted(ex.activities.values(), key=lambda a: a.scheduled_id):
+        act.closed = True
+        if act.token is not None:
+            state.tokens.pop(act.token, None)
+        ex.add("ActivityTaskCanceled", {"scheduledEventId": act.scheduled_id, "startedEventId": act.started_id,
+                                        "details": p["details"]}, now)
+    ex.activities.clear()
+    completed = [e["eventId"] for e in ex.events if e["eventType"] == "DecisionTaskCompleted"]
+    ex.add("WorkflowExecutionCanceled", {"details": p["details"],
+                                         "decisionTaskCompletedEventId": completed[-1] if completed else 0}, now)
+    state.close(ex, "CANCELED", now)
+    return {}
+
+
 def _tags_unsupported(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
     raise SWFFault("OperationNotPermittedFault", "resource tags are not supported by the embedded engine")
 
@@ -197,6 +240,8 @@ MUTATIONS: dict[str, Handler] = {
     "TagResource": _tags_unsupported,
     "UntagResource": _tags_unsupported,
     "_Advance": _advance,
+    "_FailLost": _fail_lost,  # internal: not in SWF's model, reached only through `pipeflow._adopt`
+    "_CloseCanceled": _close_canceled,
 }
 
 

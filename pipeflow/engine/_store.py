@@ -1,4 +1,4 @@
-"""Store: the durable, append-only log of accepted state changes (SQLite, WAL)."""
+"""Store: the durable, append-only log of accepted state changes (SQLite, WAL), checked at open."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import EngineError
+from ._chain import GENESIS, StoreDamaged, link, read_head, snapshot_sum
 
-__all__ = ["Store"]
+__all__ = ["Store", "StoreDamaged"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, now REAL NOT NULL,
-                                params TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshot (seq INTEGER PRIMARY KEY, data TEXT NOT NULL);
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, now REAL NOT NULL,
+                  params TEXT NOT NULL, hash TEXT);
+CREATE TABLE snapshot (seq INTEGER PRIMARY KEY, data TEXT NOT NULL, hash TEXT, sum TEXT);
 """
-FORMAT = "1"
+FORMAT = "2"  # "1": no chain; migrated on first open
 OPEN_PATIENCE = 2.0  # seconds an opening engine retries a lock held for an instant by someone else
+_HEAD_SIZE = 96  # bytes of the head file, rewritten in place so it never grows (a full disk cannot stop it)
 
 
 class Store:
@@ -32,10 +34,19 @@ class Store:
     accepted mutating calls is the state: replaying it rebuilds every execution, task
     token and scheduled timeout exactly. A snapshot (the state as JSON) replaces the log
     entries it covers, so a restart replays only what came after it.
+
+    Each row carries a hash chaining it to the one before (a snapshot carries the hash of
+    the last row it covers), and ``<db>.head`` holds the last committed seq and hash, so
+    a missing, changed or lost row is found at open instead of silently replayed around.
     """
 
     def __init__(self, path: str | Path) -> None:
-        _private(Path(path))
+        self.path = Path(path)
+        _private(self.path)
+        head = read_head(self.path)
+        if head is not None and head[0] > 0 and self.path.stat().st_size == 0:  # before SQLite writes a header
+            raise StoreDamaged(self.path, f"it is empty, but its head ({self.path}.head) says {head[0]:,} "
+                                          "changes were acknowledged: they are lost")
         # Used only under the engine's lock, from whichever thread holds it.
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=1.0)
         # A command asking whether the state is held (`pipeflow runs` next to a starting run) takes
@@ -44,7 +55,7 @@ class Store:
         deadline = time.monotonic() + OPEN_PATIENCE
         while True:
             try:
-                self._lock_and_create()
+                self._lock()
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) and time.monotonic() < deadline:
@@ -53,16 +64,25 @@ class Store:
                 self._db.close()
                 raise EngineError(f"cannot open the engine database {path}: {exc} "
                                   "(is another engine using it?)") from exc
+            except sqlite3.DatabaseError as exc:
+                self._db.close()
+                raise StoreDamaged(self.path, f"SQLite cannot read it ({exc})") from exc
         for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; older files may predate it
             _chmod(Path(f"{path}{suffix}"), 0o600)
-        row = self._db.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
-        if row is None:
-            self.salt = secrets.token_hex(6)
-            self._db.execute("INSERT INTO meta VALUES ('salt', ?), ('format', ?)", (self.salt, FORMAT))
-        else:
-            self.salt = row[0]
+        try:
+            self._open_tables(head)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreDamaged(self.path, f"SQLite cannot read it ({exc})") from exc
+        except BaseException:
+            self._db.close()
+            raise
+        self._head_seq = head[0] if head is not None else None
+        self._head_hash = head[1] if head is not None else None
+        self._seq, self._hash = 0, GENESIS  # the end of the chain, known once entries() has run
+        self._head_fd = -1 if str(path) == ":memory:" else os.open(f"{path}.head", os.O_RDWR | os.O_CREAT, 0o600)
 
-    def _lock_and_create(self) -> None:
+    def _lock(self) -> None:
         # One engine per database: a second writer would fork the log. The OS drops the lock
         # when the process dies, so a restart after SIGKILL gets it.
         self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
@@ -71,39 +91,144 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at the first call
-        self._db.executescript(_SCHEMA)  # executescript commits first: the lock is kept
+        self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        self._db.execute("COMMIT")  # the exclusive lock is kept
+
+    def _open_tables(self, head: tuple[int, str] | None) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables & {"meta", "log", "snapshot"}:
+            if head is not None and head[0] > 0:
+                raise StoreDamaged(self.path, f"it holds no engine tables, but its head ({self.path}.head) "
+                                              f"says {head[0]:,} changes were acknowledged: they are lost")
+            self.salt = secrets.token_hex(6)
+            self._db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+            self._db.execute("INSERT INTO meta VALUES ('salt', ?), ('format', ?)", (self.salt, FORMAT))
+            return
+        for name in ("meta", "log", "snapshot"):
+            if name not in tables:
+                raise StoreDamaged(self.path, f"its {name} table is missing")
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if "salt" not in meta:
+            raise StoreDamaged(self.path, "its meta table has no salt")
+        self.salt = meta["salt"]
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+        if problems != ["ok"]:
+            raise StoreDamaged(self.path, f"SQLite's quick_check finds: {'; '.join(problems)}")
+        fmt = meta.get("format", "1")
+        if fmt == "1":
+            self._migrate()
+        elif fmt != FORMAT:
+            raise EngineError(f"the engine database {self.path} has format {fmt}, which this pipeflow "
+                              f"does not know (it writes format {FORMAT}): use the pipeflow that wrote it")
+
+    def _migrate(self) -> None:
+        """Format 1 to 2: add the hash columns and chain the rows there are."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("ALTER TABLE log ADD COLUMN hash TEXT")
+            self._db.execute("ALTER TABLE snapshot ADD COLUMN hash TEXT")
+            self._db.execute("ALTER TABLE snapshot ADD COLUMN sum TEXT")
+            prev = GENESIS
+            for seq, data in self._db.execute("SELECT seq, data FROM snapshot").fetchall():
+                prev = snapshot_sum(data)
+                self._db.execute("UPDATE snapshot SET hash=?, sum=? WHERE seq=?", (prev, prev, seq))
+            rows = self._db.execute("SELECT seq, op, now, params FROM log WHERE seq > "
+                                    "(SELECT COALESCE(MAX(seq), 0) FROM snapshot) ORDER BY seq").fetchall()
+            for seq, op, now, params in rows:
+                prev = link(prev, op, now, params)
+                self._db.execute("UPDATE log SET hash=? WHERE seq=?", (prev, seq))
+            self._db.execute("UPDATE meta SET value=? WHERE key='format'", (FORMAT,))
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
 
     def snapshot(self) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT data FROM snapshot ORDER BY seq DESC LIMIT 1").fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        """The latest snapshot, checked against its checksum."""
+        row = self._db.execute("SELECT seq, data, hash, sum FROM snapshot ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is None:
+            return None
+        seq, data, chained, total = row
+        if snapshot_sum(data) != total:
+            raise StoreDamaged(self.path, f"its snapshot (at log row {seq:,}) does not match its checksum")
+        return dict(json.loads(data))
 
     def entries(self) -> Iterator[tuple[str, float, dict[str, Any]]]:
-        """The log entries after the latest snapshot, oldest first."""
-        rows = self._db.execute("SELECT op, now, params FROM log WHERE seq > "
-                                "(SELECT COALESCE(MAX(seq), 0) FROM snapshot) ORDER BY seq")
-        for op, now, params in rows.fetchall():
+        """The log entries after the latest snapshot, oldest first, each checked against the chain.
+
+        Raises StoreDamaged on a missing or changed row, or when the log ends before its head.
+        """
+        snap = self._db.execute("SELECT seq, hash FROM snapshot ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (snap[0], snap[1]) if snap is not None else (0, GENESIS)
+        at_head = prev if seq == self._head_seq else None
+        rows = self._db.execute("SELECT seq, op, now, params, hash FROM log WHERE seq > ? ORDER BY seq", (seq,))
+        for row_seq, op, now, params, chained in rows:
+            if row_seq != seq + 1:
+                missing = f"log row {seq + 1:,} is missing" if row_seq == seq + 2 else \
+                    f"log rows {seq + 1:,} to {row_seq - 1:,} are missing"
+                raise StoreDamaged(self.path, missing)
+            prev = link(prev, op, now, params)
+            if chained != prev:
+                raise StoreDamaged(self.path, f"log row {row_seq:,} does not match its checksum (changed)")
+            seq = row_seq
+            if seq == self._head_seq:
+                at_head = prev
             yield op, now, json.loads(params)
+        if self._head_seq is not None:
+            if self._head_seq > seq:
+                lost = self._head_seq - seq
+                raise StoreDamaged(self.path, f"the log ends at row {seq:,} but its head says {self._head_seq:,}: "
+                                              f"{lost:,} acknowledged change{'s' * (lost != 1)} are lost")
+            if at_head is not None and at_head != self._head_hash:
+                raise StoreDamaged(self.path, f"log row {self._head_seq:,} differs from the one its head recorded")
+        self._seq, self._hash = seq, prev
+        self._write_head()
 
     def write_snapshot(self, data: dict[str, Any]) -> None:
         """Store a snapshot of the state after the last log entry and drop what it covers, atomically."""
         text = json.dumps(data, separators=(",", ":"))
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()[0]
-            self._db.execute("INSERT OR REPLACE INTO snapshot VALUES (?, ?)", (seq, text))
-            self._db.execute("DELETE FROM snapshot WHERE seq < ?", (seq,))
-            self._db.execute("DELETE FROM log WHERE seq <= ?", (seq,))
+            self._db.execute("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?, ?)",
+                             (self._seq, text, self._hash, snapshot_sum(text)))
+            self._db.execute("DELETE FROM snapshot WHERE seq < ?", (self._seq,))
+            self._db.execute("DELETE FROM log WHERE seq <= ?", (self._seq,))
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # a failed write may have rolled back already
+                self._db.execute("ROLLBACK")
             raise
 
     def append(self, op: str, now: float, params: dict[str, Any]) -> None:
-        self._db.execute("INSERT INTO log (op, now, params) VALUES (?, ?, ?)",
-                         (op, now, json.dumps(params, separators=(",", ":"))))
+        """Commit one entry; on sqlite3.Error nothing was written."""
+        text = json.dumps(params, separators=(",", ":"))
+        chained = link(self._hash, op, now, text)
+        try:
+            self._db.execute("INSERT INTO log (seq, op, now, params, hash) VALUES (?, ?, ?, ?, ?)",
+                             (self._seq + 1, op, now, text, chained))
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        self._seq, self._hash = self._seq + 1, chained
+        self._write_head()
+
+    def _write_head(self) -> None:
+        # After the commit, like the WAL under synchronous=NORMAL: a killed process may leave it one
+        # commit behind (harmless), never ahead. Written in place, so it never needs a new block.
+        if self._head_fd < 0:
+            return
+        record = f"{self._seq} {self._hash}\n".encode().ljust(_HEAD_SIZE, b" ")
+        try:
+            os.pwrite(self._head_fd, record, 0)
+        except OSError:  # the log is committed; a stale head only weakens the next open's check
+            pass
 
     def close(self) -> None:
         self._db.close()
+        if self._head_fd >= 0:
+            os.close(self._head_fd)
 
 
 def _private(path: Path) -> None:

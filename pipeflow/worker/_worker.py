@@ -12,6 +12,13 @@ not running yet (prefetched, or brought by a poll still in flight) are handed
 back at once (RespondActivityTaskFailed with the reason `pipeflow.handback`,
 which the decider schedules again without spending a retry); running tasks
 finish and are reported, or after the grace period are killed and handed back.
+
+An engine that is away (no connection, 5xx, throttling, a domain not registered
+yet) is waited for, forever, with capped and jittered backoff, logged once when
+it goes and once when it is back (`Outage`). A finished task's answer is kept
+and sent again until the engine takes it or says the task is gone (it timed out
+meanwhile: the decider schedules it again); nothing finished is dropped because
+the engine was briefly away.
 """
 
 from __future__ import annotations
@@ -29,8 +36,8 @@ from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
 from ._execute import execute as run_activity
-from .._aws import error_code
-from .._polling import PollSpacer
+from .._aws import error_code, is_gone, is_transient, loop_client, raise_engine_error
+from .._polling import Outage, PollSpacer
 from .._wire import encode_handback, run_scope
 from ._pool import Job, Pool
 from ._registry import Registry
@@ -48,6 +55,7 @@ IDLE_RATE = 10.0
 MIN_DETAILS_GAP = 1.0  # at most one heartbeat a second per task for new details
 SHORT_TASK = 0.05  # tasks shorter than this (seconds, on average) are prefetched
 PREFETCH = 32  # tasks held per process when they are short
+STOPPING_TRIES = 3  # calls for an answer while stopping against an engine that is away, then it is dropped
 
 
 @dataclass
@@ -94,11 +102,12 @@ class Worker:
         execute: Execute = run_activity,
         pollers: int = 1,
     ) -> None:
-        self.swf = swf
+        self.swf = loop_client(swf)  # transient errors are retried here, forever: not inside botocore for long
         self.pollers = pollers  # concurrent PollForActivityTask calls: more hide network latency
         self._spacer = PollSpacer(pollers)  # their starts spread in time (see pipeflow/_polling.py)
         self.domain = domain
         self.task_list = task_list
+        self._outage = Outage(log, f"worker of task list {task_list}")
         self.registry = registry
         self.processes = processes or os.cpu_count() or 1
         self.identity = (identity or f"{socket.gethostname()}:{os.getpid()}")[:256]
@@ -222,6 +231,7 @@ class Worker:
             self._crash = exc
 
     def _poll_loop(self, stop: threading.Event) -> None:
+        failures = 0  # transient failures in a row
         while not stop.is_set():
             with self._cond:
                 while len(self._held) + self._polling >= self._limit() and not stop.is_set():
@@ -235,11 +245,16 @@ class Worker:
                     task = self.swf.poll_for_activity_task(
                         domain=self.domain, taskList={"name": self.task_list}, identity=self.identity
                     )
-                except Exception as exc:  # network or service error: log, back off, poll again
-                    if not stop.is_set():
-                        log.warning("PollForActivityTask failed: %s", exc)
-                        stop.wait(1.0)
+                except Exception as exc:
+                    if stop.is_set():
+                        return
+                    if not is_transient(exc, polling=True):  # the user's mistake (a bad task list): say so, stop
+                        raise_engine_error(exc, "PollForActivityTask")
+                    self._outage.failed(exc, failures, stop)
+                    failures += 1
                     continue
+                failures = 0
+                self._outage.ok()
                 if task.get("taskToken"):
                     self._accept(task)
                 elif self._spacer.after_empty(started, stop):
@@ -262,7 +277,8 @@ class Worker:
             reason, details = unknown_type_failure(kind["name"], kind["version"], task["activityId"], self.registry)
             self._respond_failed(task["taskToken"], reason, details)
             return
-        heartbeat = getattr(definition, "heartbeat", None)
+        # A Task's heartbeat timeout (its default included); registries of other task objects give `heartbeat`.
+        heartbeat = getattr(definition, "heartbeat_timeout", getattr(definition, "heartbeat", None))
         now = time.monotonic()
         job_id = next(self._ids)
         held = _Held(
@@ -321,27 +337,60 @@ class Worker:
             if len(self._held) + self._polling + 1 >= self._limit() or not self._held:
                 self._cond.notify_all()  # only a poller waiting for room (or a drain) cares
         if outcome[0] == "ok":
-            try:
-                self.swf.respond_activity_task_completed(taskToken=held.token, result=outcome[1])
-            except Exception as exc:  # e.g. the task timed out meanwhile: SWF has moved on
-                log.warning("RespondActivityTaskCompleted for %s failed: %s", held.activity_id, exc)
+            self._answer("RespondActivityTaskCompleted", held.activity_id, taskToken=held.token, result=outcome[1])
         elif outcome[0] == "fail":
-            self._respond_failed(held.token, outcome[1], outcome[2])
+            self._respond_failed(held.token, outcome[1], outcome[2], held.activity_id)
         elif outcome[0] == "canceled":  # its heartbeat said so: the process running it was killed
             log.info("task %s canceled", held.activity_id)
-            try:
-                self.swf.respond_activity_task_canceled(taskToken=held.token)
-            except Exception as exc:  # e.g. the run closed meanwhile: SWF has moved on
-                log.debug("RespondActivityTaskCanceled for %s failed: %s", held.activity_id, exc)
+            self._answer("RespondActivityTaskCanceled", held.activity_id, taskToken=held.token)
         else:  # "died": the process running it is gone
             reason, details = died_failure(held.task, held.activity_id, outcome[1])
-            self._respond_failed(held.token, reason, details)
+            self._respond_failed(held.token, reason, details, held.activity_id)
 
-    def _respond_failed(self, token: str, reason: str, details: str) -> None:
-        try:
-            self.swf.respond_activity_task_failed(taskToken=token, reason=reason[:256], details=details)
-        except Exception as exc:  # e.g. the task timed out meanwhile: SWF has moved on
-            log.warning("RespondActivityTaskFailed failed: %s", exc)
+    def _respond_failed(self, token: str, reason: str, details: str, activity_id: str = "?") -> None:
+        self._answer("RespondActivityTaskFailed", activity_id, taskToken=token, reason=reason[:256], details=details)
+
+    def _answer(self, call: str, activity_id: str, **params: Any) -> None:
+        """Send a task's answer until the engine takes it or says the task is gone; transient errors wait.
+
+        While stopping, an engine that is away gets no call (STOPPING_TRIES if it leaves now): the
+        task then times out on the engine's side and is scheduled again (a stop must not hang on an outage).
+        """
+        method = {
+            "RespondActivityTaskCompleted": self.swf.respond_activity_task_completed,
+            "RespondActivityTaskFailed": self.swf.respond_activity_task_failed,
+            "RespondActivityTaskCanceled": self.swf.respond_activity_task_canceled,
+        }[call]
+        failures = 0
+        while True:
+            if failures == 0 and self._stopping() and self._outage.down:
+                # Calls against an engine known to be away would hold a stop ~1 s per task held.
+                log.warning("%s for task %s dropped: the engine is away and the worker is stopping; the task "
+                            "times out and is scheduled again", call, activity_id)
+                return
+            try:
+                method(**params)
+            except Exception as exc:
+                if is_gone(exc):  # timed out meanwhile, or its run closed: the decider has moved on
+                    # A canceled task's run has usually closed: expected, not worth a warning.
+                    level = logging.INFO if call == "RespondActivityTaskCanceled" else logging.WARNING
+                    log.log(level, "%s for task %s: the engine no longer knows the task (%s); the decider "
+                            "schedules it again if its run needs it", call, activity_id, exc)
+                    return
+                if not is_transient(exc):
+                    log.warning("%s for task %s refused: %s", call, activity_id, exc)
+                    return
+                stopping = self._stopping()
+                if stopping and failures + 1 >= STOPPING_TRIES:
+                    log.warning("%s for task %s dropped: the engine is away and the worker is stopping; the "
+                                "task times out and is scheduled again", call, activity_id)
+                    return
+                # Stopping: short waits (the run's stop is set already, so wait on the end of `run`).
+                self._outage.failed(exc, failures, self._finished if stopping or self._stop is None else self._stop)
+                failures += 1
+                continue
+            self._outage.ok()
+            return
 
     def _beat(self, job_id: int, details: str | None) -> None:
         with self._cond:

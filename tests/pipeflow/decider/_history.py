@@ -53,8 +53,8 @@ class History:
         self.add("ActivityTaskFailed", scheduledEventId=self.ids[activity_id], reason=reason, details=details)
         self.add("DecisionTaskScheduled")
 
-    def timed_out(self, activity_id: str) -> None:
-        self.add("ActivityTaskTimedOut", scheduledEventId=self.ids[activity_id], timeoutType="HEARTBEAT")
+    def timed_out(self, activity_id: str, kind: str = "START_TO_CLOSE") -> None:
+        self.add("ActivityTaskTimedOut", scheduledEventId=self.ids[activity_id], timeoutType=kind)
         self.add("DecisionTaskScheduled")
 
     def fired(self, timer_id: str) -> None:
