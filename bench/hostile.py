@@ -193,14 +193,8 @@ def _signed(url: str, target: str, body: bytes, secret: str = "testing", when: A
         "Content-Type": "application/x-amz-json-1.0",
     })
     auth = SigV4Auth(Credentials("testing", secret), "swf", "us-east-1")
-    if when is None:
+    with mock.patch("botocore.auth.get_current_datetime", return_value=when or dt.datetime.now(dt.timezone.utc)):
         auth.add_auth(req)
-    else:
-        with mock.patch("botocore.auth.datetime") as clock:
-            clock.datetime.now.return_value = when
-            clock.datetime.utcnow.return_value = when.replace(tzinfo=None)
-            clock.timezone = dt.timezone
-            auth.add_auth(req)
     prepared = req.prepare()
     head = f"POST / HTTP/1.1\r\nHost: {url.split('//', 1)[1]}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in prepared.headers.items() if k.lower() not in ("host", "content-length"))

@@ -129,12 +129,12 @@ class PandasCodec(Codec):
         return frame
 
 
-class _TooBig(DecodeError):
+class DecodedTooLarge(DecodeError):
     """A payload that would decode past the ceiling it is held to."""
 
 
 def _too_big(size: int, limit: int) -> DecodeError:
-    return _TooBig(
+    return DecodedTooLarge(
         f"the pandas/1 payload would decode to at least {size:,} bytes, over the limit of {limit:,} bytes. "
         f"A trusted reference may take more: raise {DECODED_BYTES_ENV} (e.g. {DECODED_BYTES_ENV}=4GiB) where it "
         f"is read; an inline value never takes more than {INLINE_FLOOR // 2**20} MiB or {INLINE_RATIO:,} bytes "
@@ -314,7 +314,7 @@ def decoded_size_exceeds(payload: Any, max_bytes: int) -> bool:
         for index in reading.expand:
             name = reading.schema.field(index).name
             reading.expanded(index, reading.reader.read(columns=[name], use_threads=False).column(0))
-    except _TooBig:
+    except DecodedTooLarge:
         return True
     return False
 
