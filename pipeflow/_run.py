@@ -95,9 +95,7 @@ def adopt(engine: Any, domain: str = DOMAIN) -> int:
 
     message = "lost: the process running it is gone (it was killed or interrupted)"
     details = json.dumps({"type": "Lost", "message": message, "traceback": None})
-    with engine._lock:  # an internal operation: not part of SWF's API, so not through engine.call
-        response: dict[str, Any] = engine._apply("_FailLost", {"domain": domain, "reason": f"{HANDBACK}: {message}",
-                                                               "details": details})
+    response = engine.internal("_FailLost", {"domain": domain, "reason": f"{HANDBACK}: {message}", "details": details})
     lost = int(response["lost"])
     if lost:
         log.warning("%d task(s) started by a process that is gone were failed as lost; they run again when their "
@@ -108,8 +106,7 @@ def adopt(engine: Any, domain: str = DOMAIN) -> int:
 def close_canceled(engine: Any, execution: dict[str, str], reason: str | None, domain: str = DOMAIN) -> None:
     """Close an open run that no process decides as CANCELED, with its open tasks."""
     details = json.dumps({"reason": reason}) if reason else ""
-    with engine._lock:
-        engine._apply("_CloseCanceled", {"domain": domain, **execution, "details": details})
+    engine.internal("_CloseCanceled", {"domain": domain, **execution, "details": details})
 
 
 def run(

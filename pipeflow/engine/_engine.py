@@ -77,6 +77,15 @@ class Engine:
                 raise SWFFault("ServiceUnavailable", "the engine is closed")
             return self._apply(operation, params)
 
+    def internal(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Run one of the engine's own operations (`_FailLost`, `_CloseCanceled`): logged like SWF's, not in its API."""
+        if not operation.startswith("_"):
+            raise ValueError(f"{operation} is an SWF operation: use call()")
+        with self._lock:
+            if self._closed:
+                raise SWFFault("ServiceUnavailable", "the engine is closed")
+            return self._apply(operation, params)
+
     def client(self) -> EngineClient:
         """A boto3-shaped SWF client calling this engine."""
         return EngineClient(self)

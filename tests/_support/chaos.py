@@ -383,8 +383,8 @@ def _inject(cluster: Cluster, kind: str, *, outage: float, disk_full: float, rep
         cluster.start_server()
     elif kind == "disk-full":
         cluster.kill_server()
-        # Room for a little more, then every growing write fails (EFBIG) and the server answers 503.
-        cluster.start_server(fsize=cluster.state_bytes() + 64 * 1024)
+        # Not a byte more: every write that grows a file fails (EFBIG) and the server answers 503.
+        cluster.start_server(fsize=cluster.state_bytes())
         refused = probes = 0
         until = time.monotonic() + disk_full
         swf = cluster.swf
