@@ -383,8 +383,9 @@ def _inject(cluster: Cluster, kind: str, *, outage: float, disk_full: float, rep
         cluster.start_server()
     elif kind == "disk-full":
         cluster.kill_server()
-        # Not a byte more: every write that grows a file fails (EFBIG) and the server answers 503.
-        cluster.start_server(fsize=cluster.state_bytes())
+        # No file may pass one page: every commit's journal or log write fails (EFBIG), the server answers 503.
+        # (A limit at the files' current size is not enough: SQLite reuses free pages inside the file.)
+        cluster.start_server(fsize=4096)
         refused = probes = 0
         until = time.monotonic() + disk_full
         swf = cluster.swf
@@ -435,7 +436,7 @@ EMBEDDED = textwrap.dedent('''
 
     @pf.task
     def double(x):
-        time.sleep(0.05)
+        time.sleep(0.1)
         return 2 * x
 
     pipeline = pf.map(double)
@@ -457,6 +458,7 @@ def embedded(tmp: Path, *, items: int, faults: bool, timeout: float = 600.0) -> 
         os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C
         _out, err = proc.communicate(timeout=60)
         report.faults += 1
+        report.fault_log.append(f"{time.monotonic() - began:.1f}s SIGINT of pipeflow run")
         found = re.search(r"pipeflow resume pipe.py (\S+)", err)
         if proc.returncode != 130 or not found:
             report.notes.append(f"SIGINT: exit {proc.returncode}, {err[-500:]}")
@@ -468,6 +470,7 @@ def embedded(tmp: Path, *, items: int, faults: bool, timeout: float = 600.0) -> 
         os.killpg(proc.pid, signal.SIGKILL)  # the run and its pool: nothing is left to answer
         proc.communicate(timeout=60)
         report.faults += 1
+        report.fault_log.append(f"{time.monotonic() - began:.1f}s SIGKILL of pipeflow resume")
         proc = subprocess.Popen([*cmd, "resume", "pipe.py", run_id, *common], cwd=tmp, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True)
     out, err = proc.communicate(timeout=timeout)
