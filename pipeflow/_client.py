@@ -115,7 +115,7 @@ class Client:
 
         db = self.state_dir / "state.sqlite"
         if self._reader is None or write:  # to write, the state must be held here: free now, perhaps
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             holder = hold(db, self.store)
             if holder is not None:
                 self._holder, self._reader = holder, None

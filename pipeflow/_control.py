@@ -265,7 +265,7 @@ class HolderGone(EngineError):
 def _exchange(directory: Path, request: dict[str, Any], timeout: float,
               held: Callable[[], bool] | None = None) -> dict[str, Any]:
     """The holder's answer to `request`; with `held`, HolderGone once the state is free and the request untaken."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = uuid.uuid4().hex
     request_path, answer_path = directory / f"{key}.json", directory / f"{key}.answer"
     _write(request_path, request)

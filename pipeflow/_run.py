@@ -126,7 +126,7 @@ def run(
 
 def run_file(loaded: Any, input: Any, *, store: str | None, workers: int | None, progress: bool) -> RunOutcome:
     """`pipeflow run`: the loaded pipeline on the embedded engine, state kept in ./.pipeflow/."""
-    STATE_DIR.mkdir(exist_ok=True)
+    STATE_DIR.mkdir(mode=0o700, exist_ok=True)
     return run_embedded(
         loaded.target, input, store=DEFAULT if store is None else store, workers=workers,
         progress=progress, db=str(STATE_DB), attr=loaded.attr,
@@ -153,7 +153,7 @@ def run_embedded(
     if db is not None:  # a state other processes' runs share
         definition = own_task_list(definition)
     if store is DEFAULT:
-        PAYLOADS.mkdir(parents=True, exist_ok=True)
+        PAYLOADS.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = str(PAYLOADS.resolve())
     with _embedded(definition, store=store, workers=workers, db=db) as embedded:
         swf = embedded.swf

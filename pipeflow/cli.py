@@ -114,7 +114,7 @@ def _local_payloads() -> str:
     """./.pipeflow/payloads, created, as an absolute path."""
     from ._run import PAYLOADS
 
-    PAYLOADS.mkdir(parents=True, exist_ok=True)
+    PAYLOADS.mkdir(mode=0o700, parents=True, exist_ok=True)
     return str(PAYLOADS.resolve())
 
 
