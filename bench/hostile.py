@@ -50,6 +50,15 @@ except BaseException as exc:
 print(json.dumps({{'outcome': outcome, 'idle': idle, 'peak': rss('VmHWM')}}))
 """
 
+_LYING_REFERENCE = """
+d = tempfile.mkdtemp()
+data = b'"hello"'
+sha = hashlib.sha256(data).hexdigest()
+store = converters.open_store(d)
+store.put(sha, data)
+result = converters.loads(f'ref/1:json/1:%d:{sha}:' + store.uri_for(sha), store=d)
+"""
+
 CASES: dict[str, tuple[str, str]] = {
     # case 2: a tuple nested 250 levels deep, as msgpack ext types (used to SIGSEGV)
     "msgpack tuple nested 250 deep (crafted)": (
@@ -75,28 +84,8 @@ result = converters.loads(converters.dumps(v, codec='msgpack'))
         "result = converters.loads('json/1:' + '[' * 100000 + ']' * 100000)",
     ),
     # case 3: a reference whose declared size is a lie
-    "reference declaring 3 GB for a 7-byte object": (
-        "import converters, hashlib",
-        """
-d = tempfile.mkdtemp()
-data = b'"hello"'
-sha = hashlib.sha256(data).hexdigest()
-store = converters.open_store(d)
-store.put(sha, data)
-result = converters.loads(f'ref/1:json/1:3221225472:{sha}:' + store.uri_for(sha), store=d)
-""",
-    ),
-    "reference declaring 10**15 bytes": (
-        "import converters, hashlib",
-        """
-d = tempfile.mkdtemp()
-data = b'"hello"'
-sha = hashlib.sha256(data).hexdigest()
-store = converters.open_store(d)
-store.put(sha, data)
-result = converters.loads(f'ref/1:json/1:{10**15}:{sha}:' + store.uri_for(sha), store=d)
-""",
-    ),
+    **{f"reference declaring {shown} for a 7-byte object": ("import converters, hashlib", _LYING_REFERENCE % size)
+       for shown, size in (("3 GB", 3 * 2**30), ("10**15 bytes", 10**15))},
     # case 4: references outside the store
     "reference to /etc/passwd, no store": (
         "import converters",
