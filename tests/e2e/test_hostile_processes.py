@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +27,7 @@ import pytest
 from pipeflow import _run, _wire
 from pipeflow._aws import swf_client
 from pipeflow._loader import load_pipeline
+from tests._support.processes import pipeflow_process
 
 pytestmark = pytest.mark.slow
 
@@ -45,17 +44,8 @@ def pipeflow(*args: str, timeout: float = WAIT) -> subprocess.CompletedProcess[s
 @contextmanager
 def background(*args: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m pipeflow ARGS` in its own process group (stderr to `log`), killed at the end."""
-    with log.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "pipeflow", *args], start_new_session=True,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-    try:
+    with log.open("wb") as err, pipeflow_process(*args, log=err) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:

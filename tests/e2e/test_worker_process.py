@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pipeflow import _run
 from tests._support.files import wait_for_file
+from tests._support.processes import pipeflow_process
 from tests.e2e.pipelines import arith
 
 pytestmark = pytest.mark.slow
@@ -28,20 +24,7 @@ pytestmark = pytest.mark.slow
 ARITH = Path(arith.__file__)
 
 
-@contextmanager
-def command(*args: str, log: Any = subprocess.DEVNULL) -> Iterator[subprocess.Popen[bytes]]:
-    """`python -m pipeflow ARGS` in its own process group, killed at the end.
-
-    Not SIGTERM: a stopping worker or decider waits for its poll in flight, up to 60 s on this server.
-    """
-    proc = subprocess.Popen([sys.executable, "-m", "pipeflow", *args], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+command = pipeflow_process
 
 
 def test_a_killed_worker_is_replaced_after_its_heartbeat_timeout(pipeflow_url: str, tmp_path: Path) -> None:
