@@ -201,6 +201,8 @@ class Client:
         store = self.store if store is DEFAULT else store
         with self._errors():
             swf = self._swf(write=True)
+            if self._holder is not None:  # on this session's own task lists
+                definition = self._session(definition)
             register(swf, self.domain, definition)
             if self.backend == "swf":
                 check_registration(swf, self.domain, definition)
@@ -212,6 +214,13 @@ class Client:
         found = Run(self, workflow_id, run_id)
         found._root = store  # this process chose it: its values are read from it
         return found
+
+    def _session(self, definition: Any) -> Any:
+        """The pipeline on the task lists of this process's session of the embedded state."""
+        from ._run import own_task_list, session_list
+
+        assert self._holder is not None
+        return own_task_list(definition, session_list(definition, self._holder.session))
 
     def run(self, run: str, pipeline: Any = None) -> Run:
         """The run with this run id (or the latest run of this workflow id), open or closed.
@@ -235,8 +244,14 @@ class Client:
 
         with self._errors():
             service = self._running_here()
-            if pipeline is None and service.serves(workflow_type):
+            task_list = None
+            if self.backend == "embedded":  # it is served only on its own task list
+                config = self._swf().describe_workflow_execution(domain=self.domain, execution=run.execution)
+                task_list = config["executionConfiguration"]["taskList"]["name"]
+            if service.serves(workflow_type, task_list):
                 return
+            if pipeline is None:
+                pipeline = service.served(workflow_type)  # this pipeline is served here: its run is taken up
             if pipeline is None:
                 source = read_run(self._swf(), self.domain, run.run_id).source
                 log.warning("run %s is open, but nothing here runs its steps: pass its pipeline, "
@@ -244,11 +259,10 @@ class Client:
                             f" (it was started from {source})" if source else "")
                 return
             definition = _definition(pipeline)
-            if self.backend == "embedded":  # its own task list (`pipeflow run` gives each run one): served here now
+            if task_list is not None:  # its own task lists (a run's, or a session's): served here now
                 from ._run import own_task_list
 
-                config = self._swf().describe_workflow_execution(domain=self.domain, execution=run.execution)
-                definition = own_task_list(definition, config["executionConfiguration"]["taskList"]["name"])
+                definition = own_task_list(definition, task_list)
             register(self._swf(), self.domain, definition)
             service.serve(definition)
 
@@ -289,6 +303,8 @@ class Client:
             if pipeline is not None or (service is not None and not service.serves(old.workflow_type)):
                 definition = definition_for(old, pipeline, run, allow_changed=allow_changed,
                                             hint=f"client.resume({run!r}, pipeline='path/to/pipeline.py')")
+            if self._holder is not None:  # on this session's own task lists
+                definition = self._session(definition or service.served(old.workflow_type))
             if definition is not None and service is not None:
                 register(swf, self.domain, definition)
                 service.serve(definition)

@@ -13,7 +13,10 @@ from .task import Signature, Task, check_swf_name
 __all__ = ["Pipeline", "as_pipeline", "register", "start_execution"]
 
 DEFAULT_TIMEOUT = 365 * 24 * 3600
-DECISION_TIMEOUT = "60"
+# Seconds a decider has to answer a decision task. A decider killed while it holds one stalls the
+# run this long (SWF has no heartbeat for deciders); a decision takes well under a second, paging
+# a 25,000-event history from SWF a few.
+DECISION_TIMEOUT = "30"
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -26,6 +29,9 @@ class Pipeline:
     input_converter: Any
     timeout: int | None
     task_list: str
+    # Appended to the task lists tasks name (`task_list=`) by `pipeflow._run.own_task_list`: an
+    # embedded run (or a notebook's session) works only its own tasks, on every list it uses.
+    list_suffix: str = ""
 
     def __init__(
         self,
@@ -56,6 +62,12 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name} v{self.version}>"
+
+    def activity_list(self, task: Task) -> str:
+        """The task list `task`'s activities are scheduled on in this pipeline's runs."""
+        if task.task_list is None:
+            return self.task_list
+        return task.task_list[:256 - len(self.list_suffix)] + self.list_suffix
 
 
 def _shape(step: object) -> str:
@@ -113,7 +125,7 @@ def register(swf: Any, domain: str, pipeline: Pipeline) -> None:
         # The decider passes every timeout on each ScheduleActivityTask; these defaults only document.
         _exists(
             swf, swf.register_activity_type, domain=domain, name=task.name, version=task.version,
-            defaultTaskList={"name": task.task_list or pipeline.task_list},
+            defaultTaskList={"name": pipeline.activity_list(task)},
             defaultTaskStartToCloseTimeout=str(task.timeout) if task.timeout else "NONE",
             defaultTaskHeartbeatTimeout=str(task.heartbeat) if task.heartbeat else "NONE",
             defaultTaskScheduleToStartTimeout="NONE", defaultTaskScheduleToCloseTimeout="NONE",

@@ -392,7 +392,7 @@ def resume_file(
 
     `store` is this process's store (default ./.pipeflow/payloads): the old run's must lie under it.
     """
-    from ._run import DOMAIN, STATE_DB, RunOutcome, _embedded, _progress, default_store, wait
+    from ._run import DOMAIN, STATE_DB, _embedded, default_store, interrupted_run, own_task_list, wait_here
     from .engine import Engine
 
     if not STATE_DB.exists():
@@ -405,42 +405,22 @@ def resume_file(
     check_resumable(old, run, from_step, open_ok=adopting)  # refusals first: no code is loaded for them
     root = run_root(old, store)
     definition = definition_for(old, target, run, allow_changed=allow_changed)
+    db = str(STATE_DB)
     if adopting:
-        return _adopt_file(old, definition, workers=workers, progress=progress, store=store, root=root)
-    with _embedded(definition, store=store, workers=workers, db=str(STATE_DB)) as embedded:
+        # Opening the state fails the tasks its dead process had started as lost (`_run.adopt`);
+        # the decider and workers here take the run's own task lists.
+        definition = own_task_list(definition, old.settings["taskList"]["name"])
+        ids = (old.execution["workflowId"], old.execution["runId"])
+        with interrupted_run(lambda: ids), _embedded(definition, store=store, workers=workers, db=db) as embedded:
+            return wait_here(embedded, *ids, root, db=db, progress=progress)
+    definition = own_task_list(definition)  # a new run: task lists of its own, as `pipeflow run` gives
+    started: tuple[str, str] | None = None
+    with interrupted_run(lambda: started), _embedded(definition, store=store, workers=workers, db=db) as embedded:
         swf = embedded.swf
         workflow_id, run_id, root = resume(swf, DOMAIN, run, from_step, definition=definition,
                                            old=read_run(swf, DOMAIN, run), store=store)
-        reporter = _progress(swf, workflow_id, run_id) if progress else None
-        try:
-            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=embedded.check))
-        finally:
-            if reporter is not None:
-                reporter.close()
-
-
-def _adopt_file(old: OldRun, definition: Any, *, workers: int | None, progress: bool, store: str,
-                root: str | None) -> Any:
-    """`pipeflow resume` of an open run no process holds (interrupted or killed): run it on here to its close.
-
-    Opening the state fails the tasks its process had started as lost (`_run.adopt`); its
-    decider and workers here take the run's own task lists.
-    """
-    from ._control import Inbox
-    from ._run import DOMAIN, STATE_DB, RunOutcome, _embedded, _progress, own_task_list, wait
-
-    definition = own_task_list(definition, old.settings["taskList"]["name"])
-    workflow_id, run_id = old.execution["workflowId"], old.execution["runId"]
-    with _embedded(definition, store=store, workers=workers, db=str(STATE_DB)) as embedded:
-        swf = embedded.swf
-        reporter = _progress(swf, workflow_id, run_id) if progress else None
-        try:
-            # `pipeflow cancel/signal` from elsewhere leave requests for this process, which holds the state now.
-            check = Inbox(STATE_DB.parent / "control", swf, DOMAIN).wrap(embedded.check)
-            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=check))
-        finally:
-            if reporter is not None:
-                reporter.close()
+        started = (workflow_id, run_id)
+        return wait_here(embedded, workflow_id, run_id, root, db=db, progress=progress)
 
 
 def resume_swf(

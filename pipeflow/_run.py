@@ -15,15 +15,15 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "Interrupted", "RunOutcome", "adopt", "close_canceled", "default_store", "own_task_list", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "start",
-    "task_lists", "wait", "wait_closed",
+    "Interrupted", "RunOutcome", "adopt", "close_canceled", "default_store", "own_task_list", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "session_list", "start",
+    "task_lists", "interrupted_run", "wait", "wait_closed", "wait_here",
 ]
 
 log = logging.getLogger("pipeflow.run")
@@ -76,11 +76,23 @@ def own_task_list(definition: Any, task_list: str | None = None) -> Any:
     """
     from ._pipeline import Pipeline
 
-    name = task_list or f"{definition.task_list[:230]}.{uuid.uuid4().hex[:12]}"
+    name = task_list or session_list(definition, uuid.uuid4().hex[:12])
     if name == definition.task_list:
         return definition
-    return Pipeline(definition.canvas, name=definition.name, version=definition.version,
-                    input_converter=definition.input_converter, timeout=definition.timeout, task_list=name)
+    own = Pipeline(definition.canvas, name=definition.name, version=definition.version,
+                   input_converter=definition.input_converter, timeout=definition.timeout, task_list=name)
+    # The lists its tasks name get the same suffix: `<list>.<12 hex>` (from a name made here).
+    base, _, suffix = name.rpartition(".")
+    if base and len(suffix) == 12 and all(c in "0123456789abcdef" for c in suffix):
+        object.__setattr__(own, "list_suffix", f".{suffix}")
+    return own
+
+
+def session_list(definition: Any, session: str) -> str:
+    """The pipeline's task list for one run or one process's session (`session`: 12 hex digits)."""
+    suffix = definition.list_suffix
+    base = definition.task_list[:-len(suffix)] if suffix else definition.task_list  # a run's or session's own
+    return f"{base[:230]}.{session}"
 
 
 def adopt(engine: Any, domain: str = DOMAIN) -> int:
@@ -155,23 +167,49 @@ def run_embedded(
     if store is DEFAULT:
         PAYLOADS.mkdir(mode=0o700, parents=True, exist_ok=True)
         store = str(PAYLOADS.resolve())
-    with _embedded(definition, store=store, workers=workers, db=db) as embedded:
-        swf = embedded.swf
-        workflow_id, run_id = start(swf, DOMAIN, definition, input, store=store)
-        reporter = _progress(swf, workflow_id, run_id) if progress else None
-        check = embedded.check
-        if db is not None:  # `pipeflow cancel/signal` from elsewhere leave requests for the engine's holder
-            from ._control import Inbox
+    started: tuple[str, str] | None = None
+    with interrupted_run(lambda: started):
+        with _embedded(definition, store=store, workers=workers, db=db) as embedded:
+            started = start(embedded.swf, DOMAIN, definition, input, store=store)
+            return wait_here(embedded, *started, store, db=db, progress=progress)
 
-            check = Inbox(Path(db).parent / "control", swf, DOMAIN).wrap(check)
-        try:
-            return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, store, check=check))
-        except KeyboardInterrupt:
-            embedded.interrupted = True
-            raise Interrupted(workflow_id, run_id) from None
-        finally:
-            if reporter is not None:
-                reporter.close()
+
+@contextmanager
+def interrupted_run(started: Callable[[], tuple[str, str] | None]) -> Iterator[None]:
+    """Ctrl-C once the run `started()` names exists, wherever it comes, as `Interrupted` for that run."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        ids = started()
+        if ids is None:
+            raise
+        raise Interrupted(*ids) from None
+
+
+def wait_here(embedded: _Embedded, workflow_id: str, run_id: str, root: str | None, *, db: str | None,
+              progress: bool) -> RunOutcome:
+    """Wait for a run the embedded engine here decides and works; Ctrl-C leaves it open (`Interrupted`).
+
+    With a state file (`db`), `pipeflow cancel/signal` from elsewhere leave requests for this
+    process, which holds the state, and are served while waiting.
+    """
+    swf = embedded.swf
+    reporter = _progress(swf, workflow_id, run_id) if progress else None
+    check = embedded.check
+    if db is not None:
+        from ._control import Inbox
+
+        check = Inbox(Path(db).parent / "control", swf, DOMAIN).wrap(check)
+    try:
+        return RunOutcome(workflow_id, run_id, wait(swf, DOMAIN, workflow_id, run_id, root, check=check))
+    except KeyboardInterrupt:
+        embedded.interrupted = True
+        raise Interrupted(workflow_id, run_id) from None
+    finally:
+        if reporter is not None:
+            reporter.close()
 
 
 class _Loop(threading.Thread):
@@ -239,7 +277,11 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
         for loop in loops:
             loop.start()
         embedded = _Embedded(swf, loops)
-        yield embedded
+        try:
+            yield embedded
+        except KeyboardInterrupt:  # wherever it came: what the workers hold is left for the next holder
+            embedded.interrupted = True
+            raise
     finally:
         stop.set()
         worker_log = logging.getLogger("pipeflow.worker")
@@ -259,7 +301,7 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
 def task_lists(definition: Any, registry: Any) -> list[str]:
     """The activity task lists of a pipeline: its own, then those its tasks name (`task_list=`)."""
     return [definition.task_list] + sorted(
-        {t.task_list for t in registry.tasks.values() if t.task_list} - {definition.task_list}
+        {definition.activity_list(t) for t in registry.tasks.values() if t.task_list} - {definition.task_list}
     )
 
 

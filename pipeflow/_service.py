@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,11 +103,20 @@ class Service:
         loop.start()
         return _Piece(loop, stop, runner)
 
-    def serves(self, workflow_type: dict[str, str]) -> bool:
-        """True when a decider here knows the workflow type `{"name", "version"}`."""
+    def serves(self, workflow_type: dict[str, str], task_list: str | None = None) -> bool:
+        """True when a decider here knows the workflow type `{"name", "version"}` (on `task_list`, if given)."""
+        return self.served(workflow_type, task_list) is not None
+
+    def served(self, workflow_type: dict[str, str], task_list: str | None = None) -> Any:
+        """The pipeline of that workflow type a decider here knows (on `task_list`, if given), or None."""
         key = (workflow_type["name"], workflow_type["version"])
         with self._lock:
-            return any(key in piece.runner.decider.pipelines for piece in self._deciders.values())
+            for name, piece in self._deciders.items():
+                if task_list is None or name == task_list:
+                    found = piece.runner.decider.pipelines.get(key)
+                    if found is not None:
+                        return found
+        return None
 
     def check(self) -> None:
         """Raise the error that stopped a decider or a worker, if one did."""
@@ -158,6 +168,9 @@ class Holder:
 
         self.db = db
         self.engine = engine
+        # The runs started here go on task lists of this session's own (`<list>.<session>`): a later
+        # holder (a new kernel after this one was killed) never works them unasked.
+        self.session = uuid.uuid4().hex[:12]
         self.swf = engine.client()
         self.service = Service(self.swf, DOMAIN, processes=None, store=store)
         self.users = 0

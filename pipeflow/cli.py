@@ -468,8 +468,14 @@ def resume(
                              workers=workers, local_workers=not no_local_workers, progress=not no_progress,
                              store=store, allow_changed=allow_changed)
     else:
-        outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress, store=store,
-                              allow_changed=allow_changed)
+        from ._run import Interrupted
+
+        try:
+            outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress, store=store,
+                                  allow_changed=allow_changed)
+        except Interrupted as exc:  # the run stays open here: say how to continue it
+            click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
     if as_json:
         click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
                                 "status": "COMPLETED", "result": outcome.result}))

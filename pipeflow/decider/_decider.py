@@ -163,7 +163,7 @@ class Decider:
             "activityType": {"name": task.name, "version": task.version},
             "activityId": activity_id,
             "input": activity_input,
-            "taskList": {"name": task.task_list or state.pipeline.task_list},
+            "taskList": {"name": state.pipeline.activity_list(task)},
             "startToCloseTimeout": _seconds(task.timeout),
             "heartbeatTimeout": _seconds(task.heartbeat_timeout),
             "scheduleToStartTimeout": "NONE",

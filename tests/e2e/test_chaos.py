@@ -20,7 +20,7 @@ from tests._support.servers import TEST_CREDENTIALS
 pytestmark = pytest.mark.slow
 
 # The decider kills come first: a decider SIGKILLed while it holds a decision task stalls that
-# execution until the decision task's 60 s start-to-close timeout; early, those waits overlap the rest.
+# execution until the decision task's 30 s start-to-close timeout; early, those waits overlap the rest.
 FAULTS = ("decider", "worker", "server", "decider", "worker", "outage", "server", "disk-full", "worker", "server")
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests._support.files import wait_for_file
 
 pytestmark = pytest.mark.slow
 
 PIPELINE = '''
+import os
 import time
 from pathlib import Path
 import pipeflow as pf
@@ -28,7 +28,7 @@ import pipeflow as pf
 @pf.task
 def slow(x):
     marker = Path("attempts")
-    first = not marker.exists()
+    first = not marker.exists() or os.environ.get("PIPE_SLOW") == "1"
     with open(marker, "a") as fh:
         fh.write(f"slow {x}\\n")
     if first:
@@ -49,10 +49,20 @@ def pipeflow(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
 
 def start_run(tmp_path: Path) -> subprocess.Popen[str]:
     (tmp_path / "pipe.py").write_text(PIPELINE)
-    process = subprocess.Popen([sys.executable, "-m", "pipeflow", "run", "pipe.py", "--input", "[1, 2, 3]", "--no-progress",
-                                "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    wait_for_file(tmp_path / "attempts", timeout=30)
+    return background(tmp_path, "run", "pipe.py", "--input", "[1, 2, 3]", "--no-progress", "--workers", "1")
+
+
+def background(tmp_path: Path, *args: str, slow: bool = False) -> subprocess.Popen[str]:
+    """`pipeflow ARGS` in its own process group, once it has started a first attempt of `slow`."""
+    attempts = tmp_path / "attempts"
+    seen = len(attempts.read_text().splitlines()) if attempts.exists() else 0
+    env = {**os.environ, "PIPE_SLOW": "1" if slow else "0"}
+    process = subprocess.Popen([sys.executable, "-m", "pipeflow", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    deadline = time.monotonic() + 30
+    while not (attempts.exists() and len(attempts.read_text().splitlines()) > seen):
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.05)
     return process
 
 
@@ -94,6 +104,18 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout.strip()) == (0, "12"), done.stderr
 
 
+def test_ctrl_c_during_resume_says_how_to_resume(tmp_path: Path) -> None:
+    run_id = killed_run(tmp_path)
+    process = background(tmp_path, "resume", "pipe.py", run_id, "--no-progress", "--workers", "1", slow=True)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert f"interrupted: continue with  pipeflow resume pipe.py {run_id}" in stderr
+    assert "Traceback" not in stderr and "engine is away" not in stderr, stderr
+    done = pipeflow("resume", "pipe.py", run_id, "--no-progress")
+    assert (done.returncode, done.stdout.strip()) == (0, "12"), done.stderr
+
+
 def test_a_new_run_leaves_the_orphans_tasks_alone(tmp_path: Path) -> None:
     run_id = killed_run(tmp_path)
     before = (tmp_path / "attempts").read_text().splitlines()
@@ -115,3 +137,45 @@ def test_cancel_closes_an_orphan_with_its_attempts(tmp_path: Path) -> None:
         assert run.status == "CANCELED"
         statuses = set(run.tasks()["status"])
     assert "RUNNING" not in statuses and "SCHEDULED" not in statuses, statuses
+
+
+SIDE = PIPELINE.replace("@pf.task\ndef slow", "@pf.task(task_list='side')\ndef slow")
+
+NOTEBOOK = '''
+import sys, time
+import pipeflow as pf
+
+client = pf.Client(workers=1)
+run = client.submit("pipe.py", [1, 2, 3])
+print(run.run_id, flush=True)
+time.sleep(600)
+'''
+
+
+def test_a_new_kernel_leaves_a_dead_kernels_run_alone_until_asked(tmp_path: Path) -> None:
+    """Runs a Client submits go on its session's own task lists, those its tasks name included."""
+    (tmp_path / "pipe.py").write_text(SIDE)
+    (tmp_path / "kernel.py").write_text(NOTEBOOK)
+    kernel = subprocess.Popen([sys.executable, "kernel.py"], stdout=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    assert kernel.stdout is not None
+    orphan = kernel.stdout.readline().strip()
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "attempts").exists():
+        assert time.monotonic() < deadline and kernel.poll() is None
+        time.sleep(0.05)
+    os.killpg(kernel.pid, signal.SIGKILL)  # the kernel and its pool, mid-run
+    kernel.communicate(timeout=10)
+    import pipeflow as pf
+
+    with pf.Client(workers=1) as client:
+        began = time.monotonic()
+        assert client.submit("pipe.py", [10, 20]).wait(timeout=60, progress=False).result() == 60
+        assert time.monotonic() - began < 30
+        ran = (tmp_path / "attempts").read_text().splitlines()
+        assert sorted(ran) == ["slow 1", "slow 10", "slow 20"]  # none of the dead kernel's queued items
+        assert client.run(orphan).status == "RUNNING"
+        # Asked for by id with its pipeline, the dead kernel's run is taken up and finishes.
+        assert client.run(orphan, pipeline="pipe.py").wait(timeout=60, progress=False).result() == 12
+    ran = (tmp_path / "attempts").read_text().splitlines()
+    assert sorted(ran) == ["slow 1", "slow 1", "slow 10", "slow 2", "slow 20", "slow 3"]
