@@ -13,7 +13,9 @@
   e.g. `4GiB`; read on every call) where a larger trusted value is read. An inline value
   may decode to at most 64 MiB, or 1,024 bytes per character of its envelope, capped by
   that ceiling; `dumps` offloads a frame that would expand past it (or, without a store,
-  raises `EncodeError`), so what `dumps` writes `loads` reads.
+  raises `EncodeError`), so what `dumps` writes `loads` reads. The numpy arrays, frames and
+  tables inside one json or msgpack payload share its limit; an array's shape times its
+  itemsize must equal its bytes, and its dtype be a plain numeric one, before it is allocated.
 """
 
 from __future__ import annotations

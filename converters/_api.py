@@ -5,9 +5,17 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from . import _leaves
+from ._arrow import ArrowCodec, is_arrow
 from ._b64 import b64decode, b64encode
 from ._codec import Codec, Payload, get_codec
-from ._errors import ConverterError, DecodeError, EncodeError, PayloadTooLarge, StoreError
+from ._errors import (
+    ConverterError,
+    DecodeError,
+    EncodeError,
+    PayloadTooLarge,
+    StoreError,
+)
 from ._json import HoldsBytes, JsonCodec
 from ._limits import DECODED_BYTES_ENV, decoded_ceiling, inline_ceiling
 from ._pandas import PandasCodec, decoded_size_exceeds, is_pandas
@@ -33,8 +41,8 @@ def _encode(value: Any, codec: str | Codec, what: str) -> tuple[Codec, Payload]:
     if codec != "auto":
         chosen = get_codec(codec)
         return chosen, chosen.encode(value, what=what)
-    if is_pandas(value):
-        chosen = get_codec("pandas")
+    if is_pandas(value) or is_arrow(value):
+        chosen = get_codec("pandas" if is_pandas(value) else "arrow")
         return chosen, chosen.encode(value, what=what)
     json_codec = get_codec("json")
     if isinstance(json_codec, JsonCodec):
@@ -46,6 +54,22 @@ def _encode(value: Any, codec: str | Codec, what: str) -> tuple[Codec, Payload]:
         return json_codec, json_codec.encode(value, what=what)
     chosen = get_codec("msgpack")
     return chosen, chosen.encode(value, what=what)
+
+
+def _expands_past(codec: Codec, payload: Any, leaves: int, limit: int) -> bool:
+    """True when `payload` would decode past `limit`: a frame or table by its footer, a container by its leaves."""
+    if isinstance(codec, (PandasCodec, ArrowCodec)):
+        return decoded_size_exceeds(payload, limit)
+    return leaves > limit
+
+
+def _expands(what: str, size: int, value: Any) -> EncodeError:
+    return EncodeError(
+        f"the {what} would expand from {size:,} characters to more than an inline value may take in memory "
+        f"({inline_ceiling(size):,} bytes); give a store to offload it (--s3-bucket BUCKET[/PREFIX] or --store URI)",
+        type_name=type(value).__name__,
+        path=what,
+    )
 
 
 def dumps(
@@ -62,6 +86,7 @@ def dumps(
     reference; without a store they raise `PayloadTooLarge`. `what` names the
     value in error messages (`result["rows"][3]`).
     """
+    outer = _leaves.start_tally()
     try:
         chosen, payload = _encode(value, codec, what)
     except ConverterError:
@@ -69,25 +94,24 @@ def dumps(
     except _CORRUPT as exc:  # a third-party codec's own failure, kept inside the error tree
         name = codec.name if isinstance(codec, Codec) else codec
         raise EncodeError(f"the {name} codec cannot encode the {what}: {type(exc).__name__}: {exc}", path=what) from exc
+    finally:
+        leaves = _leaves.stop_tally(outer)  # what the arrays, frames and tables inside take once decoded
     header = f"{chosen.name}/{chosen.version}:"
     if isinstance(payload, str):
         size = len(header) + len(payload)
-        if size <= threshold:
+        if size <= threshold and leaves <= inline_ceiling(size):
             return header + payload
+        if size <= threshold and store is None:
+            raise _expands(what, size, value)
         body: Any = payload.encode("utf-8")
     else:
         nbytes = memoryview(payload).nbytes
         size = len(header) + 4 * ((nbytes + 2) // 3)
         # A frame that `loads` would refuse inline (it expands past the inline bound) is offloaded instead.
-        if size <= threshold and not (isinstance(chosen, PandasCodec) and decoded_size_exceeds(payload, inline_ceiling(size))):
+        if size <= threshold and not _expands_past(chosen, payload, leaves, inline_ceiling(size)):
             return header + b64encode(payload)
         if size <= threshold and store is None:
-            raise EncodeError(
-                f"the {what} would expand from {size:,} characters to more than an inline value may take in memory "
-                f"({inline_ceiling(size):,} bytes); give a store to offload it (--s3-bucket BUCKET[/PREFIX] or --store URI)",
-                type_name=type(value).__name__,
-                path=what,
-            )
+            raise _expands(what, size, value)
         body = payload
     del payload
     if store is None:

@@ -82,6 +82,10 @@ def _builtin(name: str) -> Codec | None:
         from ._pandas import PandasCodec
 
         return PandasCodec()
+    if name == "arrow":
+        from ._arrow import ArrowCodec
+
+        return ArrowCodec()
     return None
 
 
@@ -118,7 +122,7 @@ def get_codec(name: str, version: str | int | None = None, *, decoding: bool = F
             _load_entry_points()
             codec = _codecs.get(name)
     if codec is None:
-        known = ", ".join(sorted(set(_codecs) | {"json", "msgpack", "pandas"}))
+        known = ", ".join(sorted(set(_codecs) | {"json", "msgpack", "pandas", "arrow"}))
         if decoding:
             raise DecodeError(
                 f"unknown codec {name!r} (version {version}); known codecs: {known}. "

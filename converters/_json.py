@@ -23,6 +23,8 @@ from collections.abc import Callable
 from itertools import chain, compress
 from typing import Any, ClassVar
 
+from . import _leaves
+from ._b64 import b64decode, b64encode
 from ._codec import Codec
 from ._errors import DecodeError
 from ._limits import MAX_DEPTH, nesting_exceeds
@@ -121,6 +123,12 @@ class _Walker:
         if t is set or t is frozenset:
             items = self._seq(obj, depth, "[<item of a set>]")
             return {"!set" if t is set else "!frozenset": items}
+        leaf = _leaves.kind(obj)  # before the subclasses: numpy's float64 is a float
+        if leaf is not None:
+            try:
+                return self._leaf(obj, leaf)
+            except _leaves.Refused as exc:
+                raise Unsupported(obj, exc.reason) from None
         # Subclasses of built-in types are encoded as their base type, as json does.
         if isinstance(obj, bool):
             return bool(obj)
@@ -141,6 +149,25 @@ class _Walker:
             tag, fn = _SCALAR_TAGS[base]
             return {TAG + tag: fn(obj)}
         raise Unsupported(obj)
+
+    def _leaf(self, obj: Any, kind: str) -> Any:
+        """A numpy value, frame or table: tagged, its bytes in base64 (which `auto` leaves to msgpack)."""
+        if kind == "numpy":
+            dtype, item = _leaves.encode_scalar(obj)
+            if item is None:  # a long double: its bytes
+                if self.refuse_bytes:
+                    raise HoldsBytes
+                item = b64encode(obj.tobytes())
+            return {"!numpy": [dtype, item]}
+        if self.refuse_bytes:
+            if kind == "ndarray":
+                _leaves.check(obj)  # an array that cannot travel is refused here, not by msgpack
+            raise HoldsBytes
+        if kind == "ndarray":
+            dtype, shape, order, data = _leaves.encode_array(obj)
+            return {"!ndarray": [dtype, shape, order, b64encode(data)]}
+        name, version, payload = _leaves.encode_nested(obj, kind)
+        return {"!encoded": [name, version, b64encode(payload)]}
 
     def _enter(self, obj: Any) -> None:
         if id(obj) in self.active:
@@ -236,6 +263,36 @@ _UNTAG: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def _parts(v: Any, n: int, tag: str) -> list[Any]:
+    if type(v) is not list or len(v) != n:
+        raise ValueError(f"the {tag} tag holds a list of {n} items")
+    return v
+
+
+def _load_numpy(v: Any) -> Any:
+    dtype, item = _parts(v, 2, "!numpy")
+    if type(item) is str:
+        return _leaves.decode_scalar(dtype, b64decode(item), raw=True)
+    return _leaves.decode_scalar(dtype, item, raw=False)
+
+
+def _load_ndarray(v: Any) -> Any:
+    dtype, shape, order, data = _parts(v, 4, "!ndarray")
+    if type(data) is not str:
+        raise ValueError("an !ndarray's data is base64 text")
+    return _leaves.decode_array(dtype, shape, order, b64decode(data))
+
+
+def _load_encoded(v: Any) -> Any:
+    name, version, data = _parts(v, 3, "!encoded")
+    if type(data) is not str:
+        raise ValueError("an !encoded payload is base64 text")
+    return _leaves.decode_nested(name, version, b64decode(data))
+
+
+_UNTAG.update({"!numpy": _load_numpy, "!ndarray": _load_ndarray, "!encoded": _load_encoded})
+
+
 def _object_hook(d: dict[str, Any]) -> Any:
     if len(d) == 1:
         for key, val in d.items():
@@ -248,7 +305,8 @@ def _object_hook(d: dict[str, Any]) -> Any:
 
 
 class JsonCodec(Codec):
-    """Readable JSON; tuples, sets, datetimes, Decimal, UUID, bytes and non-str keys are tagged."""
+    """Readable JSON; tuples, sets, datetimes, Decimal, UUID, bytes, non-str keys, numpy values, frames and
+    tables are tagged (arrays, frames and tables in base64, which `auto` leaves to msgpack)."""
 
     name: ClassVar[str] = "json"
     version: ClassVar[int] = 1
@@ -272,7 +330,19 @@ class JsonCodec(Codec):
         return _tagged(data)
 
     def decode(self, payload: Any) -> Any:
-        tagged = "!" in payload and MARKER in payload
+        return self.decode_within(payload, None)
+
+    def decode_within(self, payload: Any, max_bytes: int | None) -> Any:
+        """`decode`, holding the numpy arrays, frames and tables inside to `max_bytes` together (None: the ceiling)."""
+        if "!" not in payload or MARKER not in payload:
+            return self._decode(payload, False)
+        outer = _leaves.enter_budget(max_bytes)  # what the arrays, frames and tables inside may take, together
+        try:
+            return self._decode(payload, True)
+        finally:
+            _leaves.leave_budget(outer)
+
+    def _decode(self, payload: Any, tagged: bool) -> Any:
         try:
             value = json.loads(payload, object_hook=_object_hook) if tagged else json.loads(payload)
         except RecursionError:

@@ -21,16 +21,28 @@ from typing import Any, ClassVar
 
 import msgpack
 
+from . import _leaves
 from ._codec import Codec
 from ._errors import DecodeError
 from ._limits import MAX_DEPTH, nesting_exceeds
-from ._msgpack_depth import BOUNDED_FROM, could_nest, large, pack_wrapped, parse_levels, unpack_bounded, unpacker, wrap_levels
+from ._msgpack_depth import (
+    BOUNDED_FROM,
+    could_nest,
+    large,
+    pack_wrapped,
+    parse_levels,
+    unpack_bounded,
+    unpacker,
+    wrap_levels,
+)
 from ._path import TOO_DEEP, Unsupported, encode_error, key_segment
 
 __all__ = ["MsgpackCodec"]
 
 # ext type codes (0-127 are for applications)
 TUPLE, SET, FROZENSET, DATETIME, DATE, TIME, TIMEDELTA, DECIMAL, UUID, BIGINT = range(1, 11)
+# numpy scalar [dtype, bytes]; numpy array [dtype, shape, order, bytes]; a nested payload [codec, version, bytes]
+NUMPY, NDARRAY, ENCODED = range(11, 14)
 
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 
@@ -52,7 +64,7 @@ class _Encoding(threading.local):
 class _Decoding(threading.local):
     ext = 0  # ext types being unpacked around this point: each is a C parse of its own
     containers = False  # a tuple or set came out of an ext type, outside the C parser's bound
-    uuid = False  # a UUID came out: `gc.get_referents` would lead from it to its class
+    uuid = False  # a UUID, numpy value, frame or table came out: `gc.get_referents` would lead from it to its class
 
 
 _encoding = _Encoding()
@@ -153,6 +165,9 @@ def _default(obj: Any, pack: Any = _pack) -> Any:
         return msgpack.ExtType(SET if t is set else FROZENSET, _pack_ext(list(obj), pack))
     if t not in _LEAF_TYPES:
         _encoding.custom = True
+    leaf = _leaves.kind(obj)  # before the subclasses: numpy's float64 is a float
+    if leaf is not None:
+        return _leaf_ext(obj, leaf)
     if isinstance(obj, dt.datetime):
         zone = getattr(obj.tzinfo, "key", None)
         return msgpack.ExtType(DATETIME, pack([obj.isoformat(), zone]))
@@ -186,6 +201,33 @@ def _default(obj: Any, pack: Any = _pack) -> Any:
     raise TypeError(f"can not serialize {type(obj).__name__!r} object")
 
 
+def _leaf_ext(obj: Any, kind: str) -> msgpack.ExtType:
+    """A numpy value, frame or table as its ext type; raises `_leaves.Refused` (a TypeError) for one that cannot travel."""
+    parts: list[Any]
+    if kind == "numpy":
+        code, parts = NUMPY, list(_leaves.scalar_bytes(obj))
+    elif kind == "ndarray":
+        code, parts = NDARRAY, list(_leaves.encode_array(obj))
+    else:
+        code, parts = ENCODED, list(_leaves.encode_nested(obj, kind))
+    return msgpack.ExtType(code, msgpack.packb(parts, use_bin_type=True))
+
+
+def _leaf_parts(data: bytes, n: int) -> list[Any]:
+    """The `n` items of a leaf's ext type: a flat list (a shape inside), parsed on the heap past a few ext levels."""
+    if _decoding.ext < _ON_STACK:
+        parts = msgpack.unpackb(data, raw=False, strict_map_key=True)
+    else:
+        parser = unpacker(data, raw=False, strict_map_key=True)
+        parts = parser.unpack()
+        if parser.tell() != len(data):
+            raise ValueError("extra bytes in an ext type")
+    if type(parts) is not list or len(parts) != n:
+        raise ValueError(f"a leaf's ext type holds a list of {n} items")
+    _decoding.uuid = True
+    return parts
+
+
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == TUPLE or code == SET or code == FROZENSET:
         items = _unpack_ext(data)
@@ -213,6 +255,13 @@ def _ext_hook(code: int, data: bytes) -> Any:
         return uuid.UUID(bytes=bytes(data))
     if code == BIGINT:
         return int(data.decode())
+    if code == NUMPY:
+        dtype, scalar = _leaf_parts(data, 2)
+        return _leaves.decode_scalar(dtype, scalar, raw=True)
+    if code == NDARRAY:
+        return _leaves.decode_array(*_leaf_parts(data, 4))
+    if code == ENCODED:
+        return _leaves.decode_nested(*_leaf_parts(data, 3))
     raise DecodeError(f"unknown msgpack ext type {code} (written by a newer pipeflow?)", codec="msgpack")
 
 
@@ -265,8 +314,8 @@ class _Walker:
             return res
         try:
             _default(obj)
-        except TypeError:
-            raise Unsupported(obj) from None
+        except TypeError as exc:
+            raise Unsupported(obj, getattr(exc, "reason", None)) from None
         return obj
 
     def _enter(self, obj: Any) -> None:
@@ -317,6 +366,17 @@ class MsgpackCodec(Codec):
             raise encode_error(Unsupported(value, "it is nested too deeply"), what, self.name) from None
 
     def decode(self, payload: Any) -> Any:
+        return self.decode_within(payload, None)
+
+    def decode_within(self, payload: Any, max_bytes: int | None) -> Any:
+        """`decode`, holding the numpy arrays, frames and tables inside to `max_bytes` together (None: the ceiling)."""
+        outer = _leaves.enter_budget(max_bytes)
+        try:
+            return self._decode(payload)
+        finally:
+            _leaves.leave_budget(outer)
+
+    def _decode(self, payload: Any) -> Any:
         levels = parse_levels() if len(payload) >= BOUNDED_FROM else None
         try:
             value = _unpack(payload) if levels is None else unpack_bounded(payload, levels, **_options())

@@ -25,7 +25,7 @@ from ._limits import DECODED_BYTES_ENV, INLINE_FLOOR, INLINE_RATIO, decoded_ceil
 from ._parquet import Chunk, Footer, read_footer
 from ._path import type_name
 
-__all__ = ["PandasCodec", "decoded_size_exceeds", "is_pandas"]
+__all__ = ["PandasCodec", "decoded_size", "decoded_size_exceeds", "is_pandas", "read_parquet", "write_parquet"]
 
 _META_KEY = b"pipeflow"
 #: Payloads from this size on are read a column at a time (smaller ones: all columns at once, threaded).
@@ -65,7 +65,6 @@ class PandasCodec(Codec):
             )
         import pandas as pd
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         meta: dict[str, Any] = {"kind": "frame"}
         frame = value
@@ -95,7 +94,7 @@ class PandasCodec(Codec):
             table = pa.Table.from_pandas(frame, preserve_index=None)
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})
             sink = io.BytesIO()
-            pq.write_table(table, sink, compression="snappy", row_group_size=ROW_GROUP)
+            _write(table, sink)
             del table
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise EncodeError(
@@ -109,24 +108,53 @@ class PandasCodec(Codec):
         return self.decode_within(payload, decoded_ceiling())
 
     def decode_within(self, payload: Any, max_bytes: int) -> Any:
-        import pyarrow as pa
+        return read_frame(payload, max_bytes)[0]
 
-        try:
-            table = _read_table(payload, max_bytes)
-            del payload  # the caller handed over its only reference: free it before the frame is built
-            raw = (table.schema.metadata or {}).get(_META_KEY, b'{"kind": "frame"}')
-            meta = json.loads(raw)
-            if not isinstance(meta, dict):
-                raise ValueError(f"pipeflow metadata is a {type(meta).__name__}, not an object")
-            frame = table.to_pandas(split_blocks=True, self_destruct=True)
-        except (pa.ArrowException, OSError) as exc:  # pyarrow reports a corrupt file as an OSError too
-            raise DecodeError(f"corrupt pandas payload: {exc}", codec=self.name, version=str(self.version)) from exc
-        del table
-        if meta.get("kind") == "series":
-            series = frame["__series__"]
-            series.name = meta.get("name")
-            return series
-        return frame
+
+def _write(table: Any, sink: Any, **options: Any) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, sink, compression="snappy", row_group_size=ROW_GROUP, **options)
+
+
+def write_parquet(table: Any) -> bytes:
+    """`table` as the Parquet bytes the arrow codec writes (snappy: see `_COMPRESSIONS`), list fields' names kept."""
+    sink = io.BytesIO()
+    _write(table, sink, use_compliant_nested_type=False)
+    return sink.getvalue()
+
+
+def read_parquet(payload: Any, max_bytes: int, codec: str = "pandas") -> tuple[Any, int]:
+    """`(Arrow table, bytes it takes)` of a Parquet payload, refused with `DecodeError` past `max_bytes`."""
+    import pyarrow as pa
+
+    try:
+        return _read_table(payload, max_bytes)
+    except (pa.ArrowException, OSError) as exc:  # pyarrow reports a corrupt file as an OSError too
+        raise DecodeError(f"corrupt {codec} payload: {exc}", codec=codec, version="1") from exc
+
+
+def read_frame(payload: Any, max_bytes: int) -> tuple[Any, int]:
+    """`(DataFrame or Series, bytes its table took)` of what `PandasCodec.encode` wrote; past `max_bytes`, DecodeError."""
+    import pyarrow as pa
+
+    box = [payload]
+    del payload  # the caller handed over its only reference: free it before the frame is built
+    table, size = read_parquet(box.pop(), max_bytes)
+    try:
+        raw = (table.schema.metadata or {}).get(_META_KEY, b'{"kind": "frame"}')
+        meta = json.loads(raw)
+        if not isinstance(meta, dict):
+            raise ValueError(f"pipeflow metadata is a {type(meta).__name__}, not an object")
+        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    except (pa.ArrowException, OSError) as exc:
+        raise DecodeError(f"corrupt pandas payload: {exc}", codec="pandas", version="1") from exc
+    del table
+    if meta.get("kind") == "series":
+        series = frame["__series__"]
+        series.name = meta.get("name")
+        return series, size
+    return frame, size
 
 
 class DecodedTooLarge(DecodeError):
@@ -307,20 +335,26 @@ def _own_footer(payload: Any) -> Footer:
     return Footer(meta.num_columns, chunks)
 
 
-def decoded_size_exceeds(payload: Any, max_bytes: int) -> bool:
-    """True when the Parquet `payload`, which `encode` wrote, would take more than `max_bytes` once decoded."""
+def decoded_size(payload: Any, max_bytes: int) -> int:
+    """The bytes the Parquet `payload`, which `encode` wrote, takes once decoded; `max_bytes + 1` past `max_bytes`."""
     try:
         reading = _Reading(payload, max_bytes, _own_footer(payload))
         for index in reading.expand:
             name = reading.schema.field(index).name
             reading.expanded(index, reading.reader.read(columns=[name], use_threads=False).column(0))
     except DecodedTooLarge:
-        return True
-    return False
+        return max_bytes + 1
+    return reading.size
 
 
-def _read_table(payload: Any, max_bytes: int) -> Any:
-    """The Parquet payload as one Arrow table, refused past `max_bytes`, read a column at a time when large.
+def decoded_size_exceeds(payload: Any, max_bytes: int) -> bool:
+    """True when the Parquet `payload`, which `encode` wrote, would take more than `max_bytes` once decoded."""
+    return decoded_size(payload, max_bytes) > max_bytes
+
+
+def _read_table(payload: Any, max_bytes: int) -> tuple[Any, int]:
+    """The Parquet payload as one Arrow table and its measured size, refused past `max_bytes`, read a column
+    at a time when large.
 
     The allocator keeps a column's scratch buffers unless told to release them;
     releasing after each column keeps peak memory near the table itself.
@@ -331,17 +365,17 @@ def _read_table(payload: Any, max_bytes: int) -> Any:
     reader, schema = reading.reader, reading.schema
     columnwise = memoryview(payload).nbytes >= COLUMNWISE_FROM
     if not columnwise or not schema.names or reader.metadata.num_columns != len(schema.names):
-        return _whole(reading)  # small, nested columns or no columns at all
+        return _whole(reading), reading.size  # small, nested columns or no columns at all
     pool = pa.default_memory_pool()
     columns = []
     for index, name in enumerate(schema.names):
         part = reader.read(columns=[name], use_threads=False)
         if part.num_columns != 1:
-            return _whole(reading)
+            return _whole(reading), reading.size
         columns.append(reading.expanded(index, part.column(0)))
         del part
         pool.release_unused()
-    return pa.Table.from_arrays(columns, schema=schema)
+    return pa.Table.from_arrays(columns, schema=schema), reading.size
 
 
 def _whole(reading: _Reading) -> Any:
