@@ -34,9 +34,10 @@ from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
 import pipeflow as pf  # noqa: E402
-from pipeflow import _run  # noqa: E402
-from pipeflow._inspect import history_frame, progress_of, tasks_frame, timeline  # noqa: E402
+from pipeflow import running  # noqa: E402
 from pipeflow._pipeline import as_pipeline  # noqa: E402
+from pipeflow.client import history_frame, progress_of, tasks_frame, timeline  # noqa: E402
+from pipeflow.running import _embedded
 
 EVENTS = 25_000
 ATTEMPTS = 4_000
@@ -70,16 +71,16 @@ def record(items: int) -> list[dict[str, Any]]:
         pf.stage(pf.chain(inc, inc), name="warm-up"), spread,
         pf.map(flaky), pf.map(inc), pf.map(inc), pf.map(inc), pf.map(inc), total,
     ), name="bench.inspect"))
-    with _run._embedded(pipeline, store=None, workers=None, db=None) as embedded:
+    with _embedded._embedded(pipeline, store=None, workers=None, db=None) as embedded:
         swf = embedded.swf
         # the warm-up stage adds 2 to the input before `spread` makes that many items
-        workflow_id, run_id = _run.start(swf, _run.DOMAIN, pipeline, items - 2, store=None)
+        workflow_id, run_id = running.start(swf, running.DOMAIN, pipeline, items - 2, store=None)
         try:
-            _run.wait(swf, _run.DOMAIN, workflow_id, run_id, None, check=embedded.check)
+            running.wait(swf, running.DOMAIN, workflow_id, run_id, None, check=embedded.check)
         except pf.RunTerminated:
             pass  # at the history's limit, as planned
         events: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"domain": _run.DOMAIN, "execution": {"workflowId": workflow_id, "runId": run_id},
+        params: dict[str, Any] = {"domain": running.DOMAIN, "execution": {"workflowId": workflow_id, "runId": run_id},
                                   "maximumPageSize": 1000}
         while True:
             page = swf.get_workflow_execution_history(**params)

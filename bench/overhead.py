@@ -117,16 +117,17 @@ def worker_only(count: int, workers: int | None) -> None:
 
 def sharded(count: int, workers: int | None) -> None:
     """The map of `inc` over `count` numbers, sharded by itself; every execution's history counted after."""
-    from pipeflow import _run
+    from pipeflow import running
+    from pipeflow.running import _embedded
 
     pipeline = pf.Pipeline(pf.chain(pf.map(inc), total), name="overhead.sharded")
     store = str(Path("payloads").resolve())
     start = time.perf_counter()
-    with _run._embedded(pipeline, store=store, workers=workers, db=None) as embedded:
-        workflow_id, run_id = _run.start(embedded.swf, _run.DOMAIN, pipeline, list(range(count)), store=store)
-        result = _run.wait(embedded.swf, _run.DOMAIN, workflow_id, run_id, store, check=embedded.check)
+    with _embedded._embedded(pipeline, store=store, workers=workers, db=None) as embedded:
+        workflow_id, run_id = running.start(embedded.swf, running.DOMAIN, pipeline, list(range(count)), store=store)
+        result = running.wait(embedded.swf, running.DOMAIN, workflow_id, run_id, store, check=embedded.check)
         wall = time.perf_counter() - start
-        sizes = history_sizes(embedded.swf, _run.DOMAIN)
+        sizes = history_sizes(embedded.swf, running.DOMAIN)
     assert result == count * (count + 1) // 2, result
     print(f"sharded map({count} inc): {count + 1} activities, wall {wall:.3f} s, {wall / count * 1e6:.0f} us/activity, "
           f"{len(sizes)} executions, largest history {max(sizes.values())} events")

@@ -179,9 +179,10 @@ def outcome(server: str, wall: float, events: list[dict[str, Any]], measured: De
 
 def run_pipeflow(server: str, url: str, settle: float, pool: bool = False, pollers: int = 1) -> Outcome:
     """One execution of the shape: decider on a thread here; 4 `pipeflow worker --processes 1` (pool: 1 x 4)."""
-    from pipeflow._aws import swf_client
+    from pipeflow.endpoint import swf_client
     from pipeflow._loader import load_pipeline
-    from pipeflow._run import _definition, register, start, wait
+    from pipeflow.running import register, start, wait
+    from pipeflow.running._embedded import _definition
 
     definition = _definition(load_pipeline(f"{SHAPE}:pipeline"))
     swf = swf_client(endpoint_url=url)

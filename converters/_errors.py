@@ -1,4 +1,4 @@
-"""Errors raised by converters; all are `pipeflow.PipeflowError`s.
+"""Errors raised by converters; all are `pipeflow.PipeflowError`s (the root is defined here).
 
     PipeflowError
     └── ConverterError          a value could not become an SWF string, or back
@@ -14,9 +14,8 @@ from hostile input are turned into one of these.
 
 from __future__ import annotations
 
-from pipeflow._errors import PipeflowError
-
 __all__ = [
+    "PipeflowError",
     "ConverterError",
     "DecodeError",
     "EncodeError",
@@ -24,6 +23,16 @@ __all__ = [
     "PayloadTooLarge",
     "StoreError",
 ]
+
+
+class PipeflowError(Exception):
+    """Root of every error pipeflow raises on purpose (`pipeflow.PipeflowError`).
+
+    Defined here, in the lowest layer, so that converters imports nothing of pipeflow and its
+    errors are still PipeflowErrors; pipeflow re-exports it.
+    """
+
+    __module__ = "pipeflow"
 
 
 class ConverterError(PipeflowError):

@@ -14,12 +14,16 @@ from ._errors import (
     TaskFailed,
     WorkerError,
 )
-from ._client import Client, Run
 from ._pipeline import Pipeline
-from ._run import run
 from .canvas import chain, group, map, stage, wait_signal
-from .task import Signature, Task, task  # the module `pipeflow.task` stays importable by name
-from .worker._context import heartbeat, progress
+from .client import Client, Run
+from .running import run
+from .task import (  # the module `pipeflow.task` stays importable by name
+    Signature,
+    Task,
+    task,
+)
+from .worker import heartbeat, progress
 
 __version__ = "0.1.0"
 

@@ -25,6 +25,9 @@ messages.
 
 from __future__ import annotations
 
+# The root lives in converters, the lowest layer, which imports nothing of pipeflow.
+from converters._errors import PipeflowError
+
 __all__ = [
     "EngineError",
     "PipelineError",
@@ -38,9 +41,6 @@ __all__ = [
     "WorkerError",
 ]
 
-
-class PipeflowError(Exception):
-    """Root of every error pipeflow raises on purpose."""
 
 
 class PipelineError(PipeflowError):

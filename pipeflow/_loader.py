@@ -20,7 +20,7 @@ from typing import Any
 
 from ._errors import PipelineLoadError
 
-__all__ = ["LoadedPipeline", "load_file", "load_pipeline", "load_targets", "loaded_from", "parse_spec", "pipeline_names", "tasks_of"]
+__all__ = ["LoadedPipeline", "load_file", "load_pipeline", "load_targets", "loaded_files", "loaded_from", "parse_spec", "pipeline_names", "tasks_of"]
 
 DEFAULT_ATTR = "pipeline"
 
@@ -126,6 +126,11 @@ def load_file(file: str | Path) -> ModuleType:
         ) from None
     _loaded[path] = module
     return module
+
+
+def loaded_files() -> list[tuple[Path, ModuleType]]:
+    """The pipeline files loaded by this process so far, with their modules."""
+    return list(_loaded.items())
 
 
 def loaded_from(namespace: dict[str, Any]) -> Path | None:

@@ -1,4 +1,4 @@
-"""`Pipeline`: a canvas with a workflow type, and the calls that register and start it."""
+"""`Pipeline`: a canvas with the name and version of its SWF workflow type (registered and started by `pipeflow.running`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,8 @@ from ._errors import PipelineError
 from .canvas import Canvas, Chain, Group, Map, Stage, Step, chain, children, iter_tasks
 from .task import Signature, Task, check_swf_name
 
-__all__ = ["Pipeline", "as_pipeline", "register", "start_execution"]
+__all__ = ["Pipeline", "as_pipeline"]
 
-DEFAULT_TIMEOUT = 365 * 24 * 3600
-# Seconds a decider has to answer a decision task. A decider killed while it holds one stalls the
-# run this long (SWF has no heartbeat for deciders); a decision takes well under a second, paging
-# a 25,000-event history from SWF a few.
-DECISION_TIMEOUT = "30"
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -29,7 +24,7 @@ class Pipeline:
     input_converter: Any
     timeout: int | None
     task_list: str
-    # Appended to the task lists tasks name (`task_list=`) by `pipeflow._run.own_task_list`: an
+    # Appended to the task lists tasks name (`task_list=`) by `pipeflow.running.own_task_list`: an
     # embedded run (or a notebook's session) works only its own tasks, on every list it uses.
     list_suffix: str = ""
 
@@ -101,55 +96,3 @@ def as_pipeline(obj: object, attr: str | None = None) -> Pipeline:
     if isinstance(obj, (Canvas, Task, Signature)):
         return Pipeline(obj, name=default_pipeline_name(obj, attr))
     raise PipelineError(f"not a pipeline, canvas or task: {obj!r}")
-
-
-def _exists(swf: Any, call: Any, **params: Any) -> None:
-    try:
-        call(**params)
-    except Exception as exc:  # botocore ClientError or the engine's: only "already exists" is fine
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") or getattr(exc, "code", None)
-        if code not in ("DomainAlreadyExistsFault", "TypeAlreadyExistsFault"):
-            raise
-
-
-def register(swf: Any, domain: str, pipeline: Pipeline) -> None:
-    """Register the domain (if new), the workflow type and every activity type; idempotent."""
-    _exists(swf, swf.register_domain, name=domain, workflowExecutionRetentionPeriodInDays="1")
-    _exists(
-        swf, swf.register_workflow_type, domain=domain, name=pipeline.name, version=pipeline.version,
-        defaultTaskList={"name": pipeline.task_list}, defaultChildPolicy="TERMINATE",
-        defaultExecutionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
-        defaultTaskStartToCloseTimeout=DECISION_TIMEOUT,
-    )
-    for task in iter_tasks(pipeline.canvas):
-        # The decider passes every timeout on each ScheduleActivityTask; these defaults only document.
-        _exists(
-            swf, swf.register_activity_type, domain=domain, name=task.name, version=task.version,
-            defaultTaskList={"name": pipeline.activity_list(task)},
-            defaultTaskStartToCloseTimeout=str(task.timeout) if task.timeout else "NONE",
-            defaultTaskHeartbeatTimeout=str(task.heartbeat) if task.heartbeat else "NONE",
-            defaultTaskScheduleToStartTimeout="NONE", defaultTaskScheduleToCloseTimeout="NONE",
-        )
-
-
-def start_execution(
-    swf: Any, domain: str, pipeline: Pipeline, workflow_id: str, input: Any, store: str | None = None
-) -> str:
-    """Start one execution; returns its run id. With a store, its folder gets a manifest first."""
-    from ._resume import with_source
-    from ._wire import encode_workflow_input, write_manifest
-
-    workflow_type = {"name": pipeline.name, "version": pipeline.version}
-    if store is not None:
-        write_manifest(store, domain=domain, workflow_id=workflow_id, workflow_type=workflow_type)
-    response = swf.start_workflow_execution(
-        domain=domain, workflowId=workflow_id,
-        workflowType=workflow_type,
-        taskList={"name": pipeline.task_list},
-        # "source": the pipeline file, so `pipeflow resume RUN` can load it again (pipeflow._resume)
-        input=with_source(encode_workflow_input(input, store, codec=pipeline.input_converter, workflow_id=workflow_id),
-                          pipeline),
-        executionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
-        taskStartToCloseTimeout=DECISION_TIMEOUT, childPolicy="TERMINATE",
-    )
-    return str(response["runId"])

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import converters
 
-from .. import _wire
+from .. import wire
 from ..canvas import WaitSignal
 from .plan import Node, Plan, Tree
 
@@ -49,7 +49,10 @@ def signal_tree(text: str | None, store: str | None = None) -> Tree:
     limits). Raises `converters.DecodeError` for JSON nested past converters' limit, and
     `PayloadTooLarge` for a text too long to pass on without `store` (the run's).
     """
-    from converters._limits import MAX_DEPTH, json_depth_exceeds  # converters imports pipeflow: not at import
+    from converters._limits import (  # converters imports pipeflow: not at import
+        MAX_DEPTH,
+        json_depth_exceeds,
+    )
 
     if not text:
         return _NONE
@@ -62,9 +65,9 @@ def signal_tree(text: str | None, store: str | None = None) -> Tree:
     if json_depth_exceeds(text):
         raise converters.DecodeError(f"the signal's input is JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        _wire.load_json(text, "the signal's input")
+        wire.load_json(text, "the signal's input")
     except ValueError:
-        return converters.dumps(text, codec="json", store=store, threshold=_wire.LIMIT - 1024,
+        return converters.dumps(text, codec="json", store=store, threshold=wire.LIMIT - 1024,
                                 what="the signal's input")
     return "json/1:" + text
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import converters
 
-from .. import _wire
+from .. import wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline, as_pipeline
 from ._markers import with_markers
@@ -97,7 +97,7 @@ class Decider:
             if plan.failure is not None:
                 return [_fail(_reason(plan.failure), plan.failure, state.store)]
             try:
-                result = _wire.encode_workflow_result(plan.result, state.store)
+                result = wire.encode_workflow_result(plan.result, state.store)
             except converters.ConverterError as exc:
                 return [_fail(f"the result cannot be stored: {exc}", {"type": type(exc).__name__, "message": str(exc)})]
             return [{"decisionType": "CompleteWorkflowExecution",
@@ -147,12 +147,12 @@ class Decider:
 
                 def dump(value: Any) -> str:
                     return converters.dumps(value, codec=codec, store=state.store,
-                                            threshold=_wire.LIMIT - 1024, what="argument")
+                                            threshold=wire.LIMIT - 1024, what="argument")
 
                 self._args[key] = ([dump(a) for a in signature.args], {k: dump(v) for k, v in signature.kwargs})
             args, kwargs = self._args[key]
         piped = None if signature is not None and signature.immutable else leaf.input
-        activity_input = _wire.encode_activity_input(
+        activity_input = wire.encode_activity_input(
             step=leaf.path, attempt=leaf.attempt, task=task.name, store=state.store, piped=piped,
             args=args, kwargs=kwargs,
         )
@@ -184,7 +184,7 @@ def _reason(failure: dict[str, Any]) -> str:
 
 def _fail(reason: str, doc: dict[str, Any], store: str | None = None) -> dict[str, Any]:
     return {"decisionType": "FailWorkflowExecution", "failWorkflowExecutionDecisionAttributes": {
-        "reason": reason[:256], "details": _wire.failure_details(doc, store)}}
+        "reason": reason[:256], "details": wire.failure_details(doc, store)}}
 
 
 def _closes(decisions: list[dict[str, Any]]) -> bool:

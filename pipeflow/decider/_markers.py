@@ -13,7 +13,7 @@ known so far) is rate-limited so markers never dominate a history: at most one p
 and only when `done` moved by at least 5% of `total` or by 100 since the last one recorded.
 
 A resumed run's input document carries `"resume": {"run": {...}, "checkpoints": {path: tree}}`
-(the checkpoints offloaded as `{"offloaded": ref}` when long, see `pipeflow._resume`): the plan
+(the checkpoints offloaded as `{"offloaded": ref}` when long, see `pipeflow.running._resume`): the plan
 completes those steps at once with the old results and checkpoints them again.
 """
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import converters
 
-from .. import _wire
+from .. import wire
 from .plan import Leaf, Node, Tree
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Markers:
         if name not in (CHECKPOINT, PROGRESS):
             return
         try:
-            doc = _wire.load_json(attrs.get("details") or "", f"the details of marker {name}")
+            doc = wire.load_json(attrs.get("details") or "", f"the details of marker {name}")
         except ValueError as exc:
             raise converters.DecodeError(f"the details of marker {name} are not JSON: {exc}") from None
         if name == CHECKPOINT:
@@ -152,10 +152,10 @@ def _record(name: str, details: str) -> dict[str, Any]:
 def checkpoint_details(path: str, tree: Tree, store: str | None) -> str:
     """`{"v":1,"step":path,"result":tree}`, the tree offloaded when the whole is over the limit."""
     text = _json({"v": 1, "step": path, "result": tree})
-    if len(text) <= _wire.LIMIT:
+    if len(text) <= wire.LIMIT:
         return text
     if store is None:
-        raise converters.PayloadTooLarge(len(text), _wire.LIMIT, f"checkpoint of step {path}")
+        raise converters.PayloadTooLarge(len(text), wire.LIMIT, f"checkpoint of step {path}")
     ref = converters.dumps(tree, codec="json", store=store, threshold=0, what=f"checkpoint of step {path}")
     return _json({"v": 1, "step": path, "result": {"offloaded": ref}})
 
@@ -163,7 +163,7 @@ def checkpoint_details(path: str, tree: Tree, store: str | None) -> str:
 def read_checkpoint(details: str | None) -> tuple[str, Tree] | None:
     """`(step path, result tree)` of a checkpoint marker's details (None when not ours); no I/O."""
     try:
-        doc = _wire.load_json(details or "", "the checkpoint")
+        doc = wire.load_json(details or "", "the checkpoint")
     except ValueError:
         return None
     return _checkpoint(doc)
@@ -174,7 +174,7 @@ def _checkpoint(doc: Any) -> tuple[str, Tree] | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("step"), str) or "result" not in doc:
         return None
     try:
-        return doc["step"], _wire.check_tree(doc["result"], "the checkpoint's result")
+        return doc["step"], wire.check_tree(doc["result"], "the checkpoint's result")
     except ValueError:
         return None
 
@@ -186,7 +186,7 @@ def resumed_checkpoints(text: str | None, root: str | None) -> dict[str, Tree]:
     """
     if not text:
         return {}
-    doc = _wire.load_json(text, "the workflow input")
+    doc = wire.load_json(text, "the workflow input")
     resume = doc.get("resume") if isinstance(doc, dict) else None
     if not isinstance(resume, dict):
         return {}
@@ -195,7 +195,7 @@ def resumed_checkpoints(text: str | None, root: str | None) -> dict[str, Tree]:
         checkpoints = converters.loads(checkpoints["offloaded"], store=root)
     if not isinstance(checkpoints, dict):
         raise ValueError("the resume checkpoints are not a mapping of step paths to results")
-    return {str(path): _wire.check_tree(tree, f"the checkpoint of step {path}") for path, tree in checkpoints.items()}
+    return {str(path): wire.check_tree(tree, f"the checkpoint of step {path}") for path, tree in checkpoints.items()}
 
 
 def with_markers(state: RunState, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -215,5 +215,5 @@ def with_markers(state: RunState, decisions: list[dict[str, Any]]) -> list[dict[
     except converters.ConverterError as exc:
         doc = {"type": type(exc).__name__, "message": f"a checkpoint cannot be recorded: {exc}"}
         return [{"decisionType": "FailWorkflowExecution", "failWorkflowExecutionDecisionAttributes": {
-            "reason": f"{doc['type']}: {doc['message']}"[:256], "details": _wire.failure_details(doc, state.store)}}]
+            "reason": f"{doc['type']}: {doc['message']}"[:256], "details": wire.failure_details(doc, state.store)}}]
     return markers + decisions if markers else decisions

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import _wire
+from .. import wire
 from .._pipeline import Pipeline
 from ..task import Task
 
@@ -45,7 +45,7 @@ class Simulation:
     def __post_init__(self) -> None:
         self.tasks = {(t.name, t.version): t for t in _iter(self.pipeline)}
         text = self.start_input if self.start_input is not None else \
-            _wire.encode_workflow_input(self.input, self.store)
+            wire.encode_workflow_input(self.input, self.store)
         self.add("WorkflowExecutionStarted", input=text,
                  workflowType={"name": self.pipeline.name, "version": self.pipeline.version})
         self._decide: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
@@ -149,13 +149,13 @@ class Simulation:
 
 def execute(task: Task, activity_id: str, data: str, store: str | None) -> tuple[str, str, str | None]:
     """Run an activity in-process with the worker's wire format."""
-    args, kwargs, store = _wire.decode_activity_input(data, store=store)
+    args, kwargs, store = wire.decode_activity_input(data, store=store)
     try:
         value = task.fn(*args, **kwargs)
     except Exception as exc:
-        reason, details = _wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)
+        reason, details = wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)
         return "fail", reason, details
-    return "ok", _wire.encode_result(value, task=task, store=store), None
+    return "ok", wire.encode_result(value, task=task, store=store), None
 
 
 def _iter(pipeline: Pipeline) -> list[Task]:

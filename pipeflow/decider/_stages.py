@@ -24,7 +24,7 @@ from typing import Any
 
 import converters
 
-from .. import _wire
+from .. import wire
 from .._errors import PipelineError
 from ..canvas import Chain, Group, Map, Stage, Step
 from ..task import Signature, Task
@@ -247,7 +247,7 @@ class Children:
         self.root = root
         self.settings = {name: attrs[name] for name in ("taskList", "executionStartToCloseTimeout",
                                                         "taskStartToCloseTimeout") if attrs.get(name)}
-        doc = _wire.load_json(attrs["input"], "the workflow input") if attrs.get("input") else {}
+        doc = wire.load_json(attrs["input"], "the workflow input") if attrs.get("input") else {}
         stage = doc.get("stage") if isinstance(doc, dict) else None
         if not isinstance(stage, dict):
             state.plan.start(state.pipeline.canvas, "", None, 0, tree)
@@ -256,7 +256,7 @@ class Children:
         scope, part = stage.get("scope"), stage.get("part")
         if isinstance(scope, str) and "#" in scope and part and state.run_id:
             try:  # inside the parent run's folder, which must lie under this decider's store
-                target = f"{_wire.run_store(scope, state.root, 'decider')}/{part}/{_wire.run_key(state.run_id)}"
+                target = f"{wire.run_store(scope, state.root, 'decider')}/{part}/{wire.run_key(state.run_id)}"
                 converters.open_store(target)  # a part that is not a path segment is refused now, not on a write
                 state.store = target
             except converters.ConverterError as exc:
@@ -321,9 +321,9 @@ class Children:
         result = attrs.get("result")
         if result is None:
             tree: Tree = converters.dumps(None)
-        elif result.startswith(_wire.TREE_PREFIX):
+        elif result.startswith(wire.TREE_PREFIX):
             # A child's result, the parent's to pass on unread: it must at least be a value tree.
-            tree = _wire.parse_tree(result[len(_wire.TREE_PREFIX):], "the child execution's result")
+            tree = wire.parse_tree(result[len(wire.TREE_PREFIX):], "the child execution's result")
         else:
             tree = result
         self.open.pop(attrs["initiatedEventId"]).completed(tree)
@@ -415,10 +415,10 @@ def start_children(state: RunState, budget: int, max_open: int) -> tuple[list[di
 def child_input(state: RunState, node: ChildNode, parent: str) -> str:
     """The child's input document; a long input tree goes to the store."""
     info = {**node.info(), "parent": parent, "scope": state.store, "part": node.key.replace("#", "@")}
-    head = _wire._json({"v": 1, "input": None, "store": state.children.root, "stage": info})
+    head = wire.dump_json({"v": 1, "input": None, "store": state.children.root, "stage": info})
     try:
-        tree = json.loads(_wire.encode_tree(node.input, state.store, limit=_wire.LIMIT - len(head) - 16))
+        tree = json.loads(wire.encode_tree(node.input, state.store, limit=wire.LIMIT - len(head) - 16))
     except converters.ConverterError as exc:
         raise StageStartError({"type": type(exc).__name__, "message": f"the input of the {node.kind}: {exc}",
                                "step": node.path}) from exc
-    return _wire._json({"v": 1, "input": tree, "store": state.children.root, "stage": info})
+    return wire.dump_json({"v": 1, "input": tree, "store": state.children.root, "stage": info})

@@ -8,7 +8,7 @@ from typing import Any
 
 import converters
 
-from .. import _wire
+from .. import wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline
 from ._markers import Markers, resumed_checkpoints
@@ -120,7 +120,7 @@ class RunState:
 
     def _expand(self, value: Tree, path: str) -> list[Tree]:
         try:
-            return _wire.expand_tree(value, self.store)
+            return wire.expand_tree(value, self.store)
         except Exception as exc:  # the previous step's result is not iterable: that step's user error
             self.fatal = (
                 f"step {path}: map input is not a list: {type(exc).__name__}: {exc}"[:256],
@@ -142,16 +142,16 @@ class RunState:
     def _started(self, event: dict[str, Any]) -> None:
         text = event["workflowExecutionStartedEventAttributes"].get("input")
         try:
-            envelope, root = _wire.decode_workflow_input(text)
+            envelope, root = wire.decode_workflow_input(text)
         except (ValueError, KeyError, TypeError) as exc:  # started by hand with an input not made by pipeflow
             message = f"the workflow input is not a pipeflow input document ({type(exc).__name__}: {exc})"
             self.fatal = (message[:256], {"type": "InputError", "message": message, "event": event["eventId"]})
             return
         try:
             if root is not None:  # the input names it: used only under this decider's own store
-                root = _wire.run_store(root, self.root, "decider")
+                root = wire.run_store(root, self.root, "decider")
             self.store = root if root is None or self.workflow_id is None else \
-                _wire.run_scope(root, self.workflow_id, self.run_id)
+                wire.run_scope(root, self.workflow_id, self.run_id)
         except converters.ConverterError as exc:  # another store than the decider's, or one it cannot open
             message = f"the run's store cannot be used: {exc}"
             self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
@@ -188,7 +188,7 @@ class RunState:
         attrs = event["activityTaskFailedEventAttributes"]
         leaf = self.open.pop(attrs["scheduledEventId"])
         failure = _failure_doc(attrs.get("reason"), attrs.get("details"))
-        if _wire.is_handback(attrs.get("reason")):
+        if wire.is_handback(attrs.get("reason")):
             leaf.lost(_context(failure, leaf))  # a worker shutting down: again at once, no retry spent
         else:
             leaf.attempt_failed(_context(failure, leaf))
@@ -264,7 +264,7 @@ def _failure_doc(reason: str | None, details: str | None) -> dict[str, Any]:
         kind, _, message = (reason or "Error: the task failed").partition(": ")
         return {"type": kind, "message": message, "traceback": None, "details_ref": details}
     try:
-        doc = _wire.load_json(details, "the failure details") if details else None
+        doc = wire.load_json(details, "the failure details") if details else None
     except ValueError:
         doc = None
     if not isinstance(doc, dict):

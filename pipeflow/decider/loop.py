@@ -10,8 +10,14 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .._aws import is_gone, is_transient, loop_client, raise_engine_error
-from .._polling import Outage, PollSpacer
+from ..endpoint import (
+    Outage,
+    PollSpacer,
+    is_gone,
+    is_transient,
+    loop_client,
+    raise_engine_error,
+)
 from ._decider import Decider
 
 __all__ = ["DeciderLoop"]

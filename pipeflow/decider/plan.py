@@ -17,7 +17,7 @@ from ..task import Signature, Task
 
 __all__ = ["Leaf", "Plan", "Tree"]
 
-Tree = Any  # a value tree, see pipeflow._wire
+Tree = Any  # a value tree, see pipeflow.wire
 # Attempts of one step lost to infrastructure (a worker that died or went silent, a hand-back) that
 # are scheduled again without spending a retry; one more fails the step: workers that keep dying
 # on it are more likely killed by the task itself (memory) than unlucky.

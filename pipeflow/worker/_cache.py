@@ -20,7 +20,7 @@ from typing import Any
 
 import converters
 
-from .. import _wire
+from .. import wire
 
 __all__ = ["cache_key", "lookup", "save"]
 
@@ -54,7 +54,7 @@ def cache_key(task: Any, data: str, store: str | None) -> str | None:
     """The entry's key for this activity input (None without a store)."""
     if store is None:
         return None
-    doc = _wire._unfit(data, store)
+    doc = wire.unfit(data, store)
     content = {
         "task": task.name, "version": task.version, "piped": _normal(doc.get("piped"), store),
         "args": _normal(doc.get("args") or [], store), "kwargs": _normal(doc.get("kwargs") or {}, store),

@@ -1,6 +1,6 @@
 """Run one activity in a worker process and turn the outcome into SWF's answer.
 
-The input and result formats belong to `pipeflow._wire`; this module only
+The input and result formats belong to `pipeflow.wire`; this module only
 calls the task and decides what a failure says.
 """
 
@@ -19,14 +19,14 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
     """Decode the input, call the task, encode the result: `["ok", result]` or `["fail", reason, details]`.
 
     `store` is the worker's own store scoped to the task's run (or None); the store the run names
-    is used only when it lies under it (see `_wire.decode_activity_input`).
+    is used only when it lies under it (see `wire.decode_activity_input`).
     """
-    from .. import _wire
+    from .. import wire
 
     try:
-        args, kwargs, store = _wire.decode_activity_input(data, store=store)
+        args, kwargs, store = wire.decode_activity_input(data, store=store)
     except Exception as exc:  # any decoding problem is this task's failure, reported with context
-        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input",
+        return ["fail", *wire.encode_failure(exc, task=task, activity_id=activity_id, stage="decoding the input",
                                                    store=store)]
     key = None
     if getattr(task, "cache", False) and store is not None:  # @pf.task(cache=True): see _cache
@@ -35,7 +35,7 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
         try:
             key = _cache.cache_key(task, data, store)
         except Exception as exc:
-            return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id,
+            return ["fail", *wire.encode_failure(exc, task=task, activity_id=activity_id,
                                                        stage="computing the cache key", store=store)]
         hit = _cache.lookup(key, store) if key is not None else None
         if hit is not None:
@@ -43,11 +43,11 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
     try:
         value = task.fn(*args, **kwargs)
     except (Exception, SystemExit) as exc:  # the user's task raised: that is its result
-        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)]
+        return ["fail", *wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)]
     try:
-        result = _wire.encode_result(value, task=task, store=store)
+        result = wire.encode_result(value, task=task, store=store)
     except Exception as exc:  # a result that cannot cross SWF fails the task with that message
-        return ["fail", *_wire.encode_failure(exc, task=task, activity_id=activity_id, stage="encoding the result",
+        return ["fail", *wire.encode_failure(exc, task=task, activity_id=activity_id, stage="encoding the result",
                                                    store=store)]
     if key is not None and store is not None:
         from . import _cache
@@ -58,19 +58,19 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
 
 def unknown_type_failure(name: str, version: str, activity_id: str, registry: Registry) -> tuple[str, str]:
     """The answer to an activity type this worker was not started with."""
-    from .. import _wire
+    from .. import wire
 
     error = WorkerError(
         f"unknown activity type {name!r} version {version!r}: this worker runs only the tasks of the "
         f"pipeline files it was started with ({registry.describe()}); start a worker with the file "
         "that defines it"
     )
-    return _wire.encode_failure(error, task=SimpleNamespace(name=name), activity_id=activity_id)
+    return wire.encode_failure(error, task=SimpleNamespace(name=name), activity_id=activity_id)
 
 
 def died_failure(task: Any, activity_id: str, how: str) -> tuple[str, str]:
     """The answer for a task whose worker process died while running it."""
-    from .. import _wire
+    from .. import wire
 
     error = WorkerError(f"the worker process running this task died ({how}); out of memory is a common cause")
-    return _wire.encode_failure(error, task=task, activity_id=activity_id)
+    return wire.encode_failure(error, task=task, activity_id=activity_id)

@@ -32,13 +32,20 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..endpoint import (
+    Outage,
+    PollSpacer,
+    error_code,
+    is_gone,
+    is_transient,
+    loop_client,
+    raise_engine_error,
+)
+from ..wire import encode_handback, run_scope
 from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
 from ._execute import execute as run_activity
-from .._aws import error_code, is_gone, is_transient, loop_client, raise_engine_error
-from .._polling import Outage, PollSpacer
-from .._wire import encode_handback, run_scope
 from ._pool import Job, Pool
 from ._registry import Registry
 
@@ -104,7 +111,7 @@ class Worker:
     ) -> None:
         self.swf = loop_client(swf)  # transient errors are retried here, forever: not inside botocore for long
         self.pollers = pollers  # concurrent PollForActivityTask calls: more hide network latency
-        self._spacer = PollSpacer(pollers)  # their starts spread in time (see pipeflow/_polling.py)
+        self._spacer = PollSpacer(pollers)  # their starts spread in time (see pipeflow/endpoint/_polling.py)
         self.domain = domain
         self.task_list = task_list
         self._outage = Outage(log, f"worker of task list {task_list}")

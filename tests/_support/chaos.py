@@ -215,18 +215,19 @@ class Cluster:
     # -- the SWF side -------------------------------------------------------------------------------------------
     @property
     def swf(self) -> Any:
-        from pipeflow._aws import swf_client
+        from pipeflow.endpoint import swf_client
 
         return swf_client(endpoint_url=self.url, max_attempts=1)
 
     def start(self, attr: str, value: Any) -> tuple[str, str]:
-        from pipeflow import _run
+        from pipeflow import running
         from pipeflow._loader import load_pipeline
+        from pipeflow.running import _embedded
 
-        definition = _run._definition(load_pipeline(f"{self.file}:{attr}"))
+        definition = _embedded._definition(load_pipeline(f"{self.file}:{attr}"))
         swf = self.swf
-        _run.register(swf, self.domain, definition)
-        return _run.start(swf, self.domain, definition, value, store=None)
+        running.register(swf, self.domain, definition)
+        return running.start(swf, self.domain, definition, value, store=None)
 
     def calls(self) -> int:
         try:
@@ -245,9 +246,9 @@ class Cluster:
         return bool(info["executionInfo"]["executionStatus"] == "CLOSED")
 
     def result(self, workflow_id: str, run_id: str) -> Any:
-        from pipeflow import _run
+        from pipeflow import running
 
-        return _run.wait(self.swf, self.domain, workflow_id, run_id, None)
+        return running.wait(self.swf, self.domain, workflow_id, run_id, None)
 
     def executions(self) -> list[dict[str, str]]:
         swf = self.swf

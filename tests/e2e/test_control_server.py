@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pipeflow._aws import swf_client
+from pipeflow.endpoint import swf_client
 
 pytestmark = pytest.mark.slow
 

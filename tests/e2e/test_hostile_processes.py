@@ -24,9 +24,10 @@ from typing import Any
 import msgpack
 import pytest
 
-from pipeflow import _run, _wire
-from pipeflow._aws import swf_client
+from pipeflow import running, wire
 from pipeflow._loader import load_pipeline
+from pipeflow.endpoint import swf_client
+from pipeflow.running import _embedded
 from tests._support.processes import pipeflow_process
 
 pytestmark = pytest.mark.slow
@@ -79,7 +80,7 @@ def test_a_worker_survives_a_result_nested_too_deep(pipeflow_url: str, tmp_path:
     name = domain()
     swf = ["--backend", "swf", "--domain", name, "--endpoint-url", pipeflow_url, "--no-local-workers", "--no-progress"]
     worker_args = ["worker", str(PIPELINES), "--domain", name, "--endpoint-url", pipeflow_url, "--processes", "1"]
-    _run.register(swf_client(endpoint_url=pipeflow_url), name, _run._definition(load_pipeline(f"{PIPELINES}:deep")))
+    running.register(swf_client(endpoint_url=pipeflow_url), name, _embedded._definition(load_pipeline(f"{PIPELINES}:deep")))
     with background(*worker_args, log=tmp_path / "worker.log") as worker:
         done = pipeflow("run", f"{PIPELINES}:deep", "--input", "250", *swf)
         assert done.returncode == EXIT_FAILED, done.stderr + (tmp_path / "worker.log").read_text()
@@ -93,18 +94,18 @@ def test_a_worker_survives_a_result_nested_too_deep(pipeflow_url: str, tmp_path:
 def test_a_task_input_cannot_make_a_worker_write_elsewhere(pipeflow_url: str, tmp_path: Path) -> None:
     name = domain()
     client = swf_client(endpoint_url=pipeflow_url)
-    definition = _run._definition(load_pipeline(f"{PIPELINES}:large"))
-    _run.register(client, name, definition)
+    definition = _embedded._definition(load_pipeline(f"{PIPELINES}:large"))
+    running.register(client, name, definition)
     planted = tmp_path / "planted"
     worker_args = ["worker", str(PIPELINES), "--domain", name, "--endpoint-url", pipeflow_url, "--processes", "1"]
     with background(*worker_args, log=tmp_path / "worker.log"):  # no --store: ./.pipeflow/payloads is its own
         execution = {"workflowId": "planted", "runId": client.start_workflow_execution(
             domain=name, workflowId="planted", workflowType={"name": definition.name, "version": "1"},
-            taskList={"name": definition.task_list}, input=_wire.encode_workflow_input(1))["runId"]}
+            taskList={"name": definition.task_list}, input=wire.encode_workflow_input(1))["runId"]}
         # A decider of the attacker's own schedules the task with an input naming a store of theirs.
         task = until(lambda: client.poll_for_decision_task(domain=name, taskList={"name": definition.task_list},
                                                            identity="attacker").get("taskToken"), "decision task")
-        text = _wire.encode_activity_input(step="0", attempt=1, task="hostile.grow",
+        text = wire.encode_activity_input(step="0", attempt=1, task="hostile.grow",
                                            store=f"{planted.as_uri()}#planted/here", piped="json/1:1", args=[],
                                            kwargs={})
         client.respond_decision_task_completed(taskToken=task, decisions=[{

@@ -20,10 +20,12 @@ from typing import Any
 
 import pytest
 
-from pipeflow import EngineError, _control
-from pipeflow._inspect_cli import _held, table
+from pipeflow import EngineError, running
 from pipeflow.cli import main
+from pipeflow.client import table
 from pipeflow.engine import Engine
+from pipeflow.running import _inbox
+from pipeflow.running import held as _held
 
 PIPELINES = Path(__file__).resolve().parent / "pipelines" / "inspect.py"
 WAIT = 60.0
@@ -174,7 +176,7 @@ def test_inbox_read_calls_answered_by_the_holder(tmp_path: Path) -> None:
                                    defaultChildPolicy="TERMINATE")
         run_id = swf.start_workflow_execution(domain="d", workflowId="w-1", workflowType={"name": "w", "version": "1"},
                                               input="hello")["runId"]
-        inbox = _control.Inbox(tmp_path, swf, "d")
+        inbox = running.Inbox(tmp_path, swf, "d")
         stop = threading.Event()
 
         def serve() -> None:
@@ -185,7 +187,7 @@ def test_inbox_read_calls_answered_by_the_holder(tmp_path: Path) -> None:
         server = threading.Thread(target=serve)
         server.start()
         try:
-            reader = _control.InboxReader(tmp_path, timeout=WAIT)
+            reader = running.InboxReader(tmp_path, timeout=WAIT)
             infos = reader.list_open_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["executionInfos"]
             assert infos[0]["execution"] == {"workflowId": "w-1", "runId": run_id}
             assert infos[0]["startTimestamp"] == swf.describe_workflow_execution(
@@ -197,7 +199,7 @@ def test_inbox_read_calls_answered_by_the_holder(tmp_path: Path) -> None:
                 reader.describe_workflow_execution(domain="d", execution={"workflowId": "nope", "runId": "x"})
             assert info.value.code == "UnknownResourceFault"
             with pytest.raises(EngineError, match="unknown request"):
-                _control._exchange(tmp_path, {"op": "read", "operation": "TerminateWorkflowExecution"}, WAIT)
+                _inbox._exchange(tmp_path, {"op": "read", "operation": "TerminateWorkflowExecution"}, WAIT)
         finally:
             stop.set()
             server.join()
@@ -205,8 +207,8 @@ def test_inbox_read_calls_answered_by_the_holder(tmp_path: Path) -> None:
 
 
 def test_a_request_nobody_takes_ends_once_the_state_is_free(tmp_path: Path) -> None:
-    reader = _control.InboxReader(tmp_path, timeout=WAIT, held=lambda: False)
-    with pytest.raises(_control.HolderGone):
+    reader = running.InboxReader(tmp_path, timeout=WAIT, held=lambda: False)
+    with pytest.raises(running.HolderGone):
         reader.describe_workflow_execution(domain="d", execution={"workflowId": "w", "runId": "r"})
     assert list(tmp_path.iterdir()) == []  # the request withdrawn
 

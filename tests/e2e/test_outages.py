@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from pipeflow import _run
-from pipeflow._aws import swf_client
+from pipeflow import running
 from pipeflow._loader import load_pipeline
+from pipeflow.endpoint import swf_client
+from pipeflow.running import _embedded
 from pipeflow.task import DEFAULT_HEARTBEAT
 from tests._support.files import wait_for_file
 from tests._support.histories import closed_executions, history
@@ -94,9 +95,9 @@ class Site:
                          for p, path in self.procs)
 
     def start(self, attr: str, value: Any) -> tuple[str, str]:
-        definition = _run._definition(load_pipeline(f"{self.file}:{attr}"))
-        _run.register(self.swf, self.domain, definition)
-        return _run.start(self.swf, self.domain, definition, value, store=None)
+        definition = _embedded._definition(load_pipeline(f"{self.file}:{attr}"))
+        running.register(self.swf, self.domain, definition)
+        return running.start(self.swf, self.domain, definition, value, store=None)
 
     def result(self, workflow_id: str, run_id: str, timeout: float) -> Any:
         execution = {"workflowId": workflow_id, "runId": run_id}
@@ -106,7 +107,7 @@ class Site:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the run did not close within {timeout:.0f}s\n{self.logs()}")
             time.sleep(0.1)
-        return _run.wait(self.swf, self.domain, workflow_id, run_id, None)
+        return running.wait(self.swf, self.domain, workflow_id, run_id, None)
 
     def calls(self) -> list[str]:
         return self.mark.read_text().split()[::2] if self.mark.exists() else []

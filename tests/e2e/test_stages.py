@@ -11,27 +11,28 @@ from typing import Any
 import pytest
 
 import pipeflow as pf
-from pipeflow import _run
+from pipeflow import running
 from pipeflow._pipeline import Pipeline
+from pipeflow.running import _embedded
 from tests._support.histories import closed_executions, history, history_sizes
 from tests.e2e.pipelines import stages
 
 pytestmark = pytest.mark.slow
 
-DOMAIN = _run.DOMAIN
+DOMAIN = running.DOMAIN
 
 
 @contextmanager
 def engine(pipeline: Pipeline, store: str | None) -> Iterator[Any]:
     """The embedded engine with a decider and 2 worker processes for one pipeline; yields its client."""
-    with _run._embedded(pipeline, store=store, workers=2, db=None) as embedded:
+    with _embedded._embedded(pipeline, store=store, workers=2, db=None) as embedded:
         yield embedded
 
 
 def run(embedded: Any, pipeline: Pipeline, value: Any, store: str | None) -> tuple[dict[str, str], Any]:
     """Start one run and wait for it: (its execution, its result); raises its failure."""
-    workflow_id, run_id = _run.start(embedded.swf, DOMAIN, pipeline, value, store=store)
-    result = _run.wait(embedded.swf, DOMAIN, workflow_id, run_id, store, check=embedded.check)
+    workflow_id, run_id = running.start(embedded.swf, DOMAIN, pipeline, value, store=store)
+    result = running.wait(embedded.swf, DOMAIN, workflow_id, run_id, store, check=embedded.check)
     return {"workflowId": workflow_id, "runId": run_id}, result
 
 

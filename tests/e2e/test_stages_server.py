@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 import pipeflow as pf
-from pipeflow import _run, _run_swf
-from pipeflow._aws import swf_client
+from pipeflow import running
 from pipeflow._pipeline import Pipeline
+from pipeflow.endpoint import swf_client
+from pipeflow.running import _swf
 from tests._support.histories import closed_executions, history, history_sizes
 from tests.e2e.pipelines import stages
 
@@ -29,10 +30,10 @@ class Site:
 
     def run(self, pipeline: Pipeline, value: Any, store: str | None = None) -> tuple[dict[str, str], Any]:
         """Register, start, decide and work one run from this process: (its execution, its result)."""
-        with _run_swf._local(self.swf, self.domain, pipeline, lambda: _run.register(self.swf, self.domain, pipeline),
+        with _swf._local(self.swf, self.domain, pipeline, lambda: running.register(self.swf, self.domain, pipeline),
                              store=store, workers=2) as check:
-            workflow_id, run_id = _run.start(self.swf, self.domain, pipeline, value, store=store)
-            result = _run.wait(self.swf, self.domain, workflow_id, run_id, store, check=check, max_delay=0.2)
+            workflow_id, run_id = running.start(self.swf, self.domain, pipeline, value, store=store)
+            result = running.wait(self.swf, self.domain, workflow_id, run_id, store, check=check, max_delay=0.2)
         return {"workflowId": workflow_id, "runId": run_id}, result
 
 

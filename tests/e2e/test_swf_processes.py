@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
-from pipeflow import _run
-from pipeflow._aws import swf_client
+from pipeflow import running
 from pipeflow._loader import load_pipeline
+from pipeflow.endpoint import swf_client
+from pipeflow.running import _embedded
 from tests._support.files import wait_for_file
 from tests._support.servers import moto_server, pipeflow_server_process
 from tests.e2e.pipelines import procs
@@ -111,9 +112,9 @@ class Site:
     def start(self, target: str, input: Any) -> tuple[Any, str, str]:
         """Register FILE:ATTR as the decider names it and start a run: (loaded, workflow id, run id)."""
         loaded = load_pipeline(target)
-        definition = _run._definition(loaded)
-        _run.register(self.swf, self.domain, definition)
-        workflow_id, run_id = _run.start(self.swf, self.domain, definition, input, store=None)
+        definition = _embedded._definition(loaded)
+        running.register(self.swf, self.domain, definition)
+        workflow_id, run_id = running.start(self.swf, self.domain, definition, input, store=None)
         return loaded, workflow_id, run_id
 
     def result(self, workflow_id: str, run_id: str, timeout: float = RUN_TIMEOUT) -> Any:
@@ -125,7 +126,7 @@ class Site:
             if time.monotonic() > deadline:
                 raise AssertionError(f"the run did not close within {timeout:.0f}s\n{self.logs()}")
             time.sleep(0.1)
-        return _run.wait(self.swf, self.domain, workflow_id, run_id, None)
+        return running.wait(self.swf, self.domain, workflow_id, run_id, None)
 
     def steps(self) -> collections.Counter[str]:
         """How many times each step was called (from the calls log)."""

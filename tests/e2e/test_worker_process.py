@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeflow import _run
+from pipeflow import running
+from pipeflow.running import _serve
 from tests._support.files import wait_for_file
 from tests._support.processes import pipeflow_process
 from tests.e2e.pipelines import arith
@@ -31,13 +32,13 @@ def test_a_killed_worker_is_replaced_after_its_heartbeat_timeout(pipeflow_url: s
     from pipeflow._pipeline import as_pipeline
 
     domain = f"kill-{uuid.uuid4().hex[:8]}"
-    swf = _run._swf_client(pipeflow_url, None)
+    swf = _serve._swf_client(pipeflow_url, None)
     definition = as_pipeline(arith.killable, attr="killable")  # the name `pipeflow decider` gives it
-    _run.register(swf, domain, definition)
+    running.register(swf, domain, definition)
     common = ["--domain", domain, "--endpoint-url", pipeflow_url]
     pidfile = tmp_path / "pid"
     with command("decider", str(ARITH), *common):
-        workflow_id, run_id = _run.start(
+        workflow_id, run_id = running.start(
             swf, domain, definition, {"counter": str(tmp_path / "n"), "pidfile": str(pidfile)}, store=None
         )
         with command("worker", str(ARITH), *common, "--processes", "1") as first:
@@ -45,4 +46,4 @@ def test_a_killed_worker_is_replaced_after_its_heartbeat_timeout(pipeflow_url: s
             os.killpg(first.pid, signal.SIGKILL)  # the worker and its pool, mid-task
             first.wait()
         with command("worker", str(ARITH), *common, "--processes", "1"):
-            assert _run.wait(swf, domain, workflow_id, run_id, None) == 2
+            assert running.wait(swf, domain, workflow_id, run_id, None) == 2

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
 from botocore.exceptions import ClientError
 
-from pipeflow._aws import client_config
+from pipeflow.endpoint import client_config
 from pipeflow._errors import EngineError
 from pipeflow.engine import Credentials, Engine, EngineServer
 from tests._support.servers import pipeflow_server_process

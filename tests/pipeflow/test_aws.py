@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeflow._aws import error_code, s3_client, swf_client
+from pipeflow.endpoint import error_code, s3_client, swf_client
 
 
 def test_explicit_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -231,7 +231,7 @@ def test_resume_runs_only_the_steps_after_the_checkpoints(client: pf.Client) -> 
 
 
 def test_progress_follows_the_progress_markers() -> None:
-    from pipeflow._progress import StepCounts
+    from pipeflow.running import StepCounts
 
     counts = StepCounts()
     counts.add({"eventType": "ActivityTaskScheduled", "eventId": 5})

@@ -12,11 +12,10 @@ import pytest
 
 import converters
 import pipeflow as pf
-from pipeflow import _gc, _wire
-from pipeflow._gc import parse_age
-from pipeflow._run import PAYLOADS, STATE_DB, run_embedded
+from pipeflow import wire
 from pipeflow.cli import main
 from pipeflow.engine import Engine
+from pipeflow.running import PAYLOADS, STATE_DB, _gc, parse_age, run_embedded
 
 BIG = 50_000  # characters: offloaded
 DAY = 86_400.0
@@ -38,7 +37,7 @@ def gc(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def manifest(store: converters.Store, workflow_id: str, *, domain: str, age: float) -> None:
     doc = {"v": 1, "domain": domain, "workflowId": workflow_id, "workflowType": WORKFLOW, "created": time.time() - age}
-    store.put(f"{workflow_id}/{_wire.MANIFEST}", json.dumps(doc).encode())
+    store.put(f"{workflow_id}/{wire.MANIFEST}", json.dumps(doc).encode())
 
 
 def folders(store: converters.Store) -> set[str]:
@@ -163,8 +162,8 @@ def test_swf_on_moto_with_s3(moto_url: str, monkeypatch: pytest.MonkeyPatch, cap
     code, _, err = gc(capsys, "--older-than", "1s", *swf_args)
     assert code == 0 and "of 2 runs;" in err and "kept 1 run " in err, err
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="runs")["Contents"])
-    assert keys == ["pre/loose-object", "pre/not-ours/data", f"pre/wf-open/{_wire.MANIFEST}",
-                    f"pre/wf-open/run-1/{'a' * 64}", f"pre/wf-other/{_wire.MANIFEST}"]
+    assert keys == ["pre/loose-object", "pre/not-ours/data", f"pre/wf-open/{wire.MANIFEST}",
+                    f"pre/wf-open/run-1/{'a' * 64}", f"pre/wf-other/{wire.MANIFEST}"]
 
     code, _, err = gc(capsys, "--older-than", "1s", *swf_args[:2], "--domain", "no-such-domain", *swf_args[4:])
     assert code == 4 and "UnknownResourceFault" in err

@@ -18,7 +18,7 @@ import pytest
 
 import converters
 import pipeflow as pf
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider
 from pipeflow.worker._execute import execute
@@ -70,14 +70,14 @@ def big(x: Any) -> str:
 
 
 def planted_input(planted: Path) -> str:
-    return _wire.encode_activity_input(step="0", attempt=1, task=big.name, store=f"{planted.as_uri()}#planted/here",
+    return wire.encode_activity_input(step="0", attempt=1, task=big.name, store=f"{planted.as_uri()}#planted/here",
                                        piped=converters.dumps(1), args=[], kwargs={})
 
 
 @pytest.mark.parametrize("own", ["none", "another"])
 def test_a_task_input_cannot_choose_where_the_worker_writes(tmp_path: Path, own: str) -> None:
     planted = tmp_path / "planted"
-    worker_store = None if own == "none" else _wire.run_scope(str(tmp_path / "mine"), "wf", "run")
+    worker_store = None if own == "none" else wire.run_scope(str(tmp_path / "mine"), "wf", "run")
     outcome = execute(big, "0#1", planted_input(planted), worker_store)
     assert outcome[0] == "fail"
     reason, details = outcome[1], json.loads(outcome[2])
@@ -88,9 +88,9 @@ def test_a_task_input_cannot_choose_where_the_worker_writes(tmp_path: Path, own:
 
 def test_the_run_store_is_used_when_it_lies_under_the_workers(tmp_path: Path) -> None:
     root = converters.open_store(str(tmp_path / "payloads")).uri
-    text = _wire.encode_activity_input(step="0", attempt=1, task=big.name, store=_wire.run_scope(root, "wf", "r1"),
+    text = wire.encode_activity_input(step="0", attempt=1, task=big.name, store=wire.run_scope(root, "wf", "r1"),
                                        piped=converters.dumps(1), args=[], kwargs={})
-    outcome = execute(big, "0#1", text, _wire.run_scope(root, "wf", "r1"))
+    outcome = execute(big, "0#1", text, wire.run_scope(root, "wf", "r1"))
     assert outcome[0] == "ok" and converters.is_reference(outcome[1])
     assert converters.loads(outcome[1], store=root) == "b" * 50_000
     assert list((tmp_path / "payloads" / "wf" / "r1").iterdir())  # in the run's folder under the worker's store
@@ -100,7 +100,7 @@ def test_the_decider_refuses_a_run_stored_outside_its_store(tmp_path: Path) -> N
     pipeline = Pipeline(pf.chain(inc, inc), name="t")
     history = History(pipeline)
     planted = tmp_path / "planted"
-    history.events[0]["workflowExecutionStartedEventAttributes"]["input"] = _wire.encode_workflow_input(
+    history.events[0]["workflowExecutionStartedEventAttributes"]["input"] = wire.encode_workflow_input(
         1, f"{planted.as_uri()}#planted")
     for store in (None, converters.open_store(str(tmp_path / "mine")).uri):
         kind, attrs = closing(decide_twice(pipeline, history, store))
@@ -125,11 +125,11 @@ def test_a_stage_scope_outside_the_deciders_store_is_refused(tmp_path: Path) -> 
 
 def test_the_client_reads_a_run_only_through_its_own_store(tmp_path: Path) -> None:
     mine = converters.open_store(str(tmp_path / "mine")).uri
-    assert _wire.run_store(f"{mine}#wf/run", mine, "client") == f"{mine}#wf/run"
+    assert wire.run_store(f"{mine}#wf/run", mine, "client") == f"{mine}#wf/run"
     with pytest.raises(converters.StoreError, match="is not this client's store"):
-        _wire.run_store("file:///etc", mine, "client")
+        wire.run_store("file:///etc", mine, "client")
     with pytest.raises(converters.StoreError, match=r"store \(none\)"):
-        _wire.run_store(mine, None, "client")
+        wire.run_store(mine, None, "client")
 
 
 # -- case 7: poison that cannot wedge the decider ---------------------------------------------------
@@ -270,11 +270,11 @@ def test_a_deep_run_result_is_a_decode_error_for_the_client() -> None:
     event = {"eventType": "WorkflowExecutionCompleted",
              "workflowExecutionCompletedEventAttributes": {"result": "tree/1:" + DEEP_JSON}}
     with pytest.raises(converters.DecodeError, match="nests deeper than"):
-        _wire.decode_close_event(event)
+        wire.decode_close_event(event)
 
 
 def test_deep_close_details_do_not_crash_the_client() -> None:
-    from pipeflow._control import canceled_error
+    from pipeflow.wire import canceled_error
 
     event = {"eventType": "WorkflowExecutionCanceled",
              "workflowExecutionCanceledEventAttributes": {"details": DEEP_JSON}}
@@ -283,7 +283,7 @@ def test_deep_close_details_do_not_crash_the_client() -> None:
 
 def test_a_client_does_not_read_a_result_from_a_store_the_run_names(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeflow import _run
+    from pipeflow import running
     from pipeflow.engine import Engine
 
     monkeypatch.chdir(tmp_path)
@@ -293,14 +293,14 @@ def test_a_client_does_not_read_a_result_from_a_store_the_run_names(tmp_path: Pa
     (tmp_path / ".pipeflow").mkdir()
     with Engine(db=str(tmp_path / ".pipeflow" / "state.sqlite")) as engine:
         swf = engine.client()
-        swf.register_domain(name=_run.DOMAIN, workflowExecutionRetentionPeriodInDays="1")
-        swf.register_workflow_type(domain=_run.DOMAIN, name="t", version="1", defaultTaskList={"name": "t"},
+        swf.register_domain(name=running.DOMAIN, workflowExecutionRetentionPeriodInDays="1")
+        swf.register_workflow_type(domain=running.DOMAIN, name="t", version="1", defaultTaskList={"name": "t"},
                                    defaultExecutionStartToCloseTimeout="60", defaultTaskStartToCloseTimeout="10",
                                    defaultChildPolicy="TERMINATE")
-        run_id = swf.start_workflow_execution(domain=_run.DOMAIN, workflowId="w",
+        run_id = swf.start_workflow_execution(domain=running.DOMAIN, workflowId="w",
                                               workflowType={"name": "t", "version": "1"},
-                                              input=_wire.encode_workflow_input(1, elsewhere))["runId"]
-        token = swf.poll_for_decision_task(domain=_run.DOMAIN, taskList={"name": "t"})["taskToken"]
+                                              input=wire.encode_workflow_input(1, elsewhere))["runId"]
+        token = swf.poll_for_decision_task(domain=running.DOMAIN, taskList={"name": "t"})["taskToken"]
         swf.respond_decision_task_completed(taskToken=token, decisions=[{
             "decisionType": "CompleteWorkflowExecution",
             "completeWorkflowExecutionDecisionAttributes": {"result": secret}}])

@@ -15,8 +15,15 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from pipeflow import PipelineError, _wire
-from pipeflow._inspect import HISTORY_COLUMNS, TASK_COLUMNS, history_frame, progress_of, tasks_frame, timeline
+from pipeflow import PipelineError, wire
+from pipeflow.client import (
+    HISTORY_COLUMNS,
+    TASK_COLUMNS,
+    history_frame,
+    progress_of,
+    tasks_frame,
+    timeline,
+)
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
@@ -46,7 +53,7 @@ class Events:
         self.add("ActivityTaskCompleted", scheduledEventId=self.ids[activity_id], result=result)
 
     def failed(self, activity_id: str, exc: BaseException) -> None:
-        reason, details = _wire.encode_failure(exc, activity_id=activity_id)
+        reason, details = wire.encode_failure(exc, activity_id=activity_id)
         self.add("ActivityTaskFailed", scheduledEventId=self.ids[activity_id], reason=reason, details=details)
 
     def ran(self, activity_id: str, task: str = "t.inc") -> None:
@@ -83,7 +90,7 @@ def every_case() -> Events:
     h.add("ActivityTaskTimedOut", scheduledEventId=h.ids["1.0#1"], timeoutType="HEARTBEAT")
     h.scheduled("1.0#2")
     h.started("1.0#2")
-    reason, details = _wire.encode_handback("host:9", "the task was still running")
+    reason, details = wire.encode_handback("host:9", "the task was still running")
     h.add("ActivityTaskFailed", scheduledEventId=h.ids["1.0#2"], reason=reason, details=details)
     h.scheduled("1.0#3")
     h.started("1.0#3")
@@ -257,7 +264,7 @@ def test_timeline_without_matplotlib_says_how_to_install_it(monkeypatch: pytest.
 
 def test_timeline_picks_agg_only_when_no_backend_was_chosen(tmp_path: Path) -> None:
     """Headless with no backend chosen: Agg. A backend the user (or Jupyter, via MPLBACKEND) chose stays."""
-    code = ("import json, matplotlib; from pipeflow._inspect import timeline, tasks_frame; "
+    code = ("import json, matplotlib; from pipeflow.client import timeline, tasks_frame; "
             "from tests.pipeflow.test_inspect import every_case; "
             "timeline(tasks_frame(every_case().events)).savefig('out.png'); print(matplotlib.get_backend())")
     env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "DISPLAY", "WAYLAND_DISPLAY")}
@@ -275,8 +282,8 @@ def test_timeline_picks_agg_only_when_no_backend_was_chosen(tmp_path: Path) -> N
 def test_a_real_run_s_history_parses(tmp_path: Path) -> None:
     """The ids the decider really uses, on the embedded engine: retries, a stage, a group, shards."""
     import pipeflow as pf
-    from pipeflow._run import run_embedded
     from pipeflow.engine import Engine
+    from pipeflow.running import run_embedded
     from tests.e2e.pipelines import arith
 
     canvas = pf.chain(arith.flaky_retries1, pf.stage(pf.chain(arith.inc, arith.inc)),

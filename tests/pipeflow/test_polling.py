@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pipeflow._polling import MAX_HOLD, PollSpacer
+from pipeflow.endpoint import MAX_HOLD, PollSpacer
 
 
 class Recorder:

@@ -221,19 +221,20 @@ def test_resume_on_swf_through_boto3_against_pipeflow_server(capsys: pytest.Capt
 
 def forged_run(tmp_path: Path, pipeline_file: Path, doc: dict[str, object]) -> str:
     """A closed run of the file's pipeline whose input document is `doc`, as anyone who can start a run writes it."""
-    from pipeflow import _run
+    from pipeflow import running
     from pipeflow._loader import load_pipeline
     from pipeflow.engine import Engine
+    from pipeflow.running import _embedded
 
     (tmp_path / ".pipeflow").mkdir(exist_ok=True)
-    definition = _run._definition(load_pipeline(str(pipeline_file)))
+    definition = _embedded._definition(load_pipeline(str(pipeline_file)))
     with Engine(db=str(tmp_path / ".pipeflow" / "state.sqlite")) as engine:
         swf = engine.client()
-        _run.register(swf, _run.DOMAIN, definition)
+        running.register(swf, running.DOMAIN, definition)
         run_id = swf.start_workflow_execution(
-            domain=_run.DOMAIN, workflowId="forged", workflowType={"name": definition.name, "version": "1"},
+            domain=running.DOMAIN, workflowId="forged", workflowType={"name": definition.name, "version": "1"},
             taskList={"name": definition.task_list}, input=json.dumps(doc))["runId"]
-        swf.terminate_workflow_execution(domain=_run.DOMAIN, workflowId="forged", runId=run_id, reason="closed")
+        swf.terminate_workflow_execution(domain=running.DOMAIN, workflowId="forged", runId=run_id, reason="closed")
     return str(run_id)
 
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from pipeflow._run import result_json
+from pipeflow.running import result_json
 
 
 def test_plain_values() -> None:

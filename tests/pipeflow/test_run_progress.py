@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pipeflow._progress import ProgressLine, StepCounts, new_events
 from pipeflow.engine import Engine
+from pipeflow.running import ProgressLine, StepCounts, new_events
 
 
 @pytest.fixture()

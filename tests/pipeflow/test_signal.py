@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import converters
 import pytest
 
+import converters
 import pipeflow as pf
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider

@@ -79,14 +79,14 @@ def test_versions_and_task_lists_are_checked_too() -> None:
 
 
 def test_a_long_pipeline_name_still_gives_a_valid_workflow_id() -> None:
-    from pipeflow._run import start
     from pipeflow.engine import Engine
+    from pipeflow.running import start
 
     engine = Engine()
     try:
         swf = engine.client()
         pipeline = pf.Pipeline(pf.task(lambda x: x), name="p" * 256)
-        from pipeflow._run import register
+        from pipeflow.running import register
 
         register(swf, "names", pipeline)
         workflow_id, _ = start(swf, "names", pipeline, 1, store=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider._simulate import execute
 
@@ -17,7 +17,7 @@ class History:
         self.run_id = run_id
         self.events: list[dict[str, Any]] = []
         self.ids: dict[str, int] = {}  # activityId -> scheduledEventId
-        self.add("WorkflowExecutionStarted", input=_wire.encode_workflow_input(input, None))
+        self.add("WorkflowExecutionStarted", input=wire.encode_workflow_input(input, None))
         self.add("DecisionTaskScheduled")
 
     def add(self, kind: str, **attrs: Any) -> int:
@@ -49,7 +49,7 @@ class History:
         self.add("DecisionTaskScheduled")
 
     def failed(self, activity_id: str, exc: BaseException) -> None:
-        reason, details = _wire.encode_failure(exc, activity_id=activity_id)
+        reason, details = wire.encode_failure(exc, activity_id=activity_id)
         self.add("ActivityTaskFailed", scheduledEventId=self.ids[activity_id], reason=reason, details=details)
         self.add("DecisionTaskScheduled")
 

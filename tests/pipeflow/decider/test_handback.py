@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pipeflow as pf
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider
 from pipeflow.decider.plan import MAX_HANDBACKS
@@ -15,19 +15,19 @@ from .tasks import flaky, inc, total
 
 
 def handed_back(history: History, activity_id: str, why: str = "it never started") -> None:
-    reason, details = _wire.encode_handback("host:123", why)
+    reason, details = wire.encode_handback("host:123", why)
     history.add("ActivityTaskFailed", scheduledEventId=history.ids[activity_id], reason=reason, details=details)
     history.add("DecisionTaskScheduled")
 
 
 def test_the_handback_reason_is_recognised_and_others_are_not() -> None:
-    reason, details = _wire.encode_handback("host:123", "the task was still queued")
+    reason, details = wire.encode_handback("host:123", "the task was still queued")
     assert reason.startswith("pipeflow.handback: worker host:123 shut down")
-    assert _wire.is_handback(reason)
+    assert wire.is_handback(reason)
     assert json.loads(details)["worker"] == "host:123"
-    assert not _wire.is_handback("ValueError: pipeflow.handback")
-    assert not _wire.is_handback("pipeflow.handbackish: no")
-    assert not _wire.is_handback(None)
+    assert not wire.is_handback("ValueError: pipeflow.handback")
+    assert not wire.is_handback("pipeflow.handbackish: no")
+    assert not wire.is_handback(None)
 
 
 def test_a_handed_back_task_without_retries_is_scheduled_again_at_once() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pipeflow as pf
-from pipeflow import _wire
-from pipeflow._pipeline import Pipeline, register, start_execution
+from pipeflow import wire
+from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider, DeciderLoop
 from pipeflow.engine import Engine
+from pipeflow.running import register_types as register
+from pipeflow.running import start_execution
 
 from ._history import work_one
 from .tasks import inc, total, upto
@@ -39,7 +41,7 @@ def test_loop_runs_a_pipeline_on_the_engine_with_paged_histories() -> None:
         assert seen[-1][1] > 7 * 3  # several pages of history
         page = swf.get_workflow_execution_history(
             domain="d", execution={"workflowId": "wf-1", "runId": run_id}, reverseOrder=True, maximumPageSize=1)
-        assert _wire.decode_close_event(page["events"][0]) == [sum(range(1, 31)) + 1] * 2
+        assert wire.decode_close_event(page["events"][0]) == [sum(range(1, 31)) + 1] * 2
         assert decider.last_event_id(run_id) == 0  # closed: evicted
 
 

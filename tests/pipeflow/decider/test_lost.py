@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pipeflow as pf
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider
 from pipeflow.decider.plan import MAX_INFRA_FAILURES
@@ -16,7 +16,7 @@ from .tasks import flaky, inc
 
 
 def handed_back(history: History, activity_id: str) -> None:
-    reason, details = _wire.encode_handback("host:1", "it had not started")
+    reason, details = wire.encode_handback("host:1", "it had not started")
     history.add("ActivityTaskFailed", scheduledEventId=history.ids[activity_id], reason=reason, details=details)
     history.add("DecisionTaskScheduled")
 

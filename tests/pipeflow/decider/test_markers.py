@@ -8,12 +8,14 @@ from typing import Any
 
 import converters
 import pipeflow as pf
-from pipeflow import _wire
-from pipeflow._pipeline import Pipeline, register, start_execution
+from pipeflow import wire
+from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider, DeciderLoop
 from pipeflow.decider._markers import CHECKPOINT, PROGRESS, resumed_checkpoints
 from pipeflow.decider._simulate import Simulation
 from pipeflow.engine import Engine
+from pipeflow.running import register_types as register
+from pipeflow.running import start_execution
 
 from ._history import work_one
 from .tasks import inc, total, upto
@@ -53,7 +55,7 @@ def drive(pipeline: Pipeline, input: Any, *, store: str | None = None, batch: in
 def test_each_top_level_step_is_checkpointed_once_with_its_result() -> None:
     pipeline = Pipeline(pf.chain(upto, pf.map(inc), total, inc), name="m")
     sim = drive(pipeline, 4, batch=1)
-    assert _wire.decode_close_event(sim.closed) == 11
+    assert wire.decode_close_event(sim.closed) == 11
     docs = markers(sim.events, CHECKPOINT)
     # The last step completes the run: its result is the run's, no checkpoint.
     assert [(d["step"], d["result"]) for d in docs] == [
@@ -83,9 +85,9 @@ def test_checkpoint_details_over_the_limit_are_offloaded_and_read_back(tmp_path:
     assert len(details) < 1_000 and second["step"] == "1" and set(second["result"]) == {"offloaded"}
     tree = converters.loads(second["result"]["offloaded"], store=store)
     assert len(json.dumps(tree)) > 32_768 and len(tree) == 100
-    assert _wire.decode_tree(second["result"], store)[7] == "0007" + "w" * 400
+    assert wire.decode_tree(second["result"], store)[7] == "0007" + "w" * 400
     # A resumed run takes it back as is, and its map step completes from it without running.
-    doc = json.loads(_wire.encode_workflow_input(100, store))
+    doc = json.loads(wire.encode_workflow_input(100, store))
     doc["resume"] = {"run": {"workflowId": "old", "runId": "r"}, "checkpoints": {"0": first["result"], "1": second["result"]}}
     assert resumed_checkpoints(json.dumps(doc), store) == {"0": first["result"], "1": second["result"]}
 
@@ -107,7 +109,7 @@ def test_a_resumed_run_completes_checkpointed_steps_at_once_and_checkpoints_them
                      "checkpoints": {"0": "json/1:[5,6]", "1": ["json/1:6", "json/1:7"]}}
     sim.events[0]["workflowExecutionStartedEventAttributes"]["input"] = json.dumps(doc)
     sim.run_to_end(Decider([pipeline]).decide)
-    assert _wire.decode_close_event(sim.closed) == 14
+    assert wire.decode_close_event(sim.closed) == 14
     scheduled = [e["activityTaskScheduledEventAttributes"]["activityId"] for e in sim.events
                  if e["eventType"] == "ActivityTaskScheduled"]
     assert scheduled == ["2#1", "3#1"]
@@ -148,7 +150,7 @@ def test_the_paging_decider_loop_records_the_markers_a_full_replay_would() -> No
                 break
         events = swf.get_workflow_execution_history(
             domain="d", execution={"workflowId": "wf-m", "runId": run_id})["events"]
-    assert _wire.decode_close_event(events[-1]) == 2 * sum(range(1, 151)) + 3  # [x + 2, x + 1], summed
+    assert wire.decode_close_event(events[-1]) == 2 * sum(range(1, 151)) + 3  # [x + 2, x + 1], summed
     assert len(compared) > 3 and min(compared) < 20  # the cached decider got only new events
     steps = [d["step"] for d in markers(events, CHECKPOINT)]
     assert steps == ["0", "1", "2", "3.0", "3"]  # the stage inside the group too, each once

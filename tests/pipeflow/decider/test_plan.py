@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import converters
 import pytest
 
+import converters
 import pipeflow as pf
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider
 from pipeflow.decider._simulate import Simulation
@@ -27,7 +27,7 @@ def run(canvas: object, input: object = None, **kw: object) -> tuple[Simulation,
 
 def result(canvas: object, input: object = None, **kw: object) -> object:
     sim, closed = run(canvas, input, **kw)
-    return _wire.decode_close_event(closed)  # type: ignore[arg-type]
+    return wire.decode_close_event(closed)  # type: ignore[arg-type]
 
 
 def test_chain_of_100_and_group_of_100_in_one_pipeline() -> None:
@@ -79,7 +79,7 @@ def test_map_respects_max_parallel() -> None:
         if sim.closed is None:
             sim.deliver()
     assert most == 3
-    assert _wire.decode_close_event(sim.closed) == list(range(1, 11))
+    assert wire.decode_close_event(sim.closed) == list(range(1, 11))
 
 
 def test_retries_use_timers_with_backoff_then_succeed() -> None:
@@ -119,7 +119,7 @@ def test_failure_after_retries_fails_the_run_with_context() -> None:
     attrs = closed["workflowExecutionFailedEventAttributes"]
     assert attrs["reason"].startswith("step 1 task tasks.boom: ValueError: bad input 2")
     with pytest.raises(pf.TaskFailed) as info:
-        _wire.decode_close_event(closed, run_id="r")
+        wire.decode_close_event(closed, run_id="r")
     err = info.value
     assert (err.step, err.task, err.attempt, err.error_type, err.run_id) == ("1", "tasks.boom", 1, "ValueError", "r")
     assert "ValueError: bad input 2" in (err.remote_traceback or "")
@@ -152,7 +152,7 @@ def test_waves_under_the_open_activity_limit() -> None:
     sim.respond(decider.decide(sim.poll()))
     assert len(sim.pending) == 10
     sim.run_to_end(decider.decide)
-    assert _wire.decode_close_event(sim.closed) == list(range(1, 26))  # type: ignore[arg-type]
+    assert wire.decode_close_event(sim.closed) == list(range(1, 26))  # type: ignore[arg-type]
 
 
 def test_waves_under_the_request_size() -> None:
@@ -165,7 +165,7 @@ def test_waves_under_the_request_size() -> None:
     assert 0 < len(first) < 30
     sim.respond(first)
     sim.run_to_end(decider.decide)
-    assert _wire.decode_close_event(sim.closed) == list(range(1, 31))  # type: ignore[arg-type]
+    assert wire.decode_close_event(sim.closed) == list(range(1, 31))  # type: ignore[arg-type]
 
 
 def test_large_values_are_offloaded_and_passed_through() -> None:
@@ -178,13 +178,13 @@ def test_large_values_are_offloaded_and_passed_through() -> None:
         for attrs in e.values():
             if isinstance(attrs, dict):
                 assert all(len(v) <= 32_768 for v in attrs.values() if isinstance(v, str))
-    assert _wire.decode_close_event(closed, store=store.uri) == [big, big]
+    assert wire.decode_close_event(closed, store=store.uri) == [big, big]
 
 
 def test_a_wide_map_result_is_offloaded_in_the_activity_input() -> None:
     store = converters.MemoryStore()
     sim, closed = run(pf.chain(upto, pf.map(inc), total), 5000, store=store.uri)
-    assert _wire.decode_close_event(closed) == sum(range(1, 5001))
+    assert wire.decode_close_event(closed) == sum(range(1, 5001))
 
 
 def test_oversize_without_store_fails_the_run_clearly() -> None:

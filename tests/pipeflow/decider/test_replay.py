@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pipeflow as pf
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.canvas import Chain, Group, Map, Step
 from pipeflow.decider import Decider
@@ -104,7 +104,7 @@ def _drive(canvas: Step, seed: int, batch: int) -> Simulation:
     except Exception as exc:
         expected = (type(exc).__name__, str(exc))
     try:
-        actual: Any = _wire.decode_close_event(sim.closed)
+        actual: Any = wire.decode_close_event(sim.closed)
     except pf.TaskFailed as failed:
         actual = (failed.error_type, failed.args[0])
     assert actual == expected

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import converters
 import pytest
 
+import converters
 import pipeflow as pf
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow._pipeline import Pipeline
 from pipeflow.decider import Decider
 from pipeflow.decider._stages import (
@@ -121,7 +121,7 @@ def test_the_childs_result_completes_the_stage_and_the_run() -> None:
     history.add("DecisionTaskCompleted")
     # A list result comes as `tree/1:` + the value tree: it flows on undecoded
     child_closed(history, "ChildWorkflowExecutionCompleted", iid,
-                 result=_wire.encode_workflow_result([converters.dumps(2), converters.dumps(2)], None))
+                 result=wire.encode_workflow_result([converters.dumps(2), converters.dumps(2)], None))
     history.add("DecisionTaskScheduled")
     decisions = decider.decide(history.task())
     assert scheduled(decisions) == ["1#1"]
@@ -132,7 +132,7 @@ def test_the_childs_result_completes_the_stage_and_the_run() -> None:
 
 def fail_child(history: History, iid: int, exc: BaseException, activity_id: str) -> None:
     """The child failed as a pipeflow child fails: its failing step's reason and failure document."""
-    _, details = _wire.encode_failure(exc, task=boom, activity_id=activity_id)
+    _, details = wire.encode_failure(exc, task=boom, activity_id=activity_id)
     child_closed(history, "ChildWorkflowExecutionFailed", iid,
                  reason=f"step {activity_id.split('#')[0]} task tasks.boom: ValueError: {exc}"[:256], details=details)
     history.add("DecisionTaskScheduled")
@@ -192,7 +192,7 @@ def test_a_sharded_map_starts_slices_and_joins_their_results_in_input_order() ->
     for shard in (2, 0, 1):  # shards finish in any order
         values = [converters.dumps(v + 1) for v in (10, 11, 12, 13, 14)[shard * 2:shard * 2 + 2]]
         child_closed(history, "ChildWorkflowExecutionCompleted", ids[shard],
-                     result=_wire.encode_workflow_result(values, None))
+                     result=wire.encode_workflow_result(values, None))
     history.add("DecisionTaskScheduled")
     decisions = decider.decide(history.task())
     piped = activity_input(decisions)["piped"]
@@ -216,13 +216,13 @@ def test_an_automatic_shard_keeps_each_history_within_the_budget() -> None:
 def test_a_sharded_map_in_one_decision_task_starts_each_shard() -> None:
     pipeline = Pipeline(pf.map(inc), name="t")
     history = started_history(pipeline, None)
-    history.events[0]["workflowExecutionStartedEventAttributes"]["input"] = _wire.encode_workflow_input(
+    history.events[0]["workflowExecutionStartedEventAttributes"]["input"] = wire.encode_workflow_input(
         list(range(20_000)), "memory://stages-test")  # an input over SWF's limit is offloaded
     found = starts(Decider([pipeline], store="memory://stages-test").decide(history.task()))
     docs = [json.loads(a["input"]) for a in found]
     assert sum(len(d["input"]) for d in docs) == 20_000 and len(found) > 1
     assert [d["stage"]["offset"] for d in docs] == [sum(len(x["input"]) for x in docs[:i]) for i in range(len(docs))]
-    assert all(len(a["input"]) <= _wire.LIMIT for a in found)
+    assert all(len(a["input"]) <= wire.LIMIT for a in found)
 
 
 def test_child_ids_are_valid_swf_workflow_ids() -> None:

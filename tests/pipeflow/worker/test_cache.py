@@ -8,8 +8,8 @@ from typing import Any
 
 import converters
 import pipeflow as pf
-from pipeflow import _wire
-from pipeflow._gc import collect
+from pipeflow import wire
+from pipeflow.running import collect
 from pipeflow.worker._cache import cache_key
 from pipeflow.worker._execute import execute
 
@@ -31,10 +31,10 @@ def uncached(n: int) -> int:
 def activity(root: str, workflow_id: str, piped: Any, *, step: str = "0", attempt: int = 1,
              kwargs: dict[str, str] | None = None) -> tuple[str, str]:
     """An activity input of run `workflow_id` (its piped value offloaded there when large), and the run's store."""
-    scope = _wire.run_scope(root, workflow_id, "run-1")
+    scope = wire.run_scope(root, workflow_id, "run-1")
     assert scope is not None
     tree = converters.dumps(piped, store=scope, threshold=100)
-    data = _wire.encode_activity_input(step=step, attempt=attempt, task=big.name, store=scope, piped=tree,
+    data = wire.encode_activity_input(step=step, attempt=attempt, task=big.name, store=scope, piped=tree,
                                        args=[], kwargs=kwargs or {})
     return data, scope
 
@@ -57,7 +57,7 @@ def test_a_hit_survives_gc_of_the_run_that_made_it(tmp_path: Path) -> None:
     root = converters.open_store(str(tmp_path)).uri
     CALLS.clear()
     first, store = activity(root, "wf-first", 50_000)
-    _wire.write_manifest(root, domain="pipeflow", workflow_id="wf-first", workflow_type={"name": "p", "version": "1"})
+    wire.write_manifest(root, domain="pipeflow", workflow_id="wf-first", workflow_type={"name": "p", "version": "1"})
     outcome = execute(big, "0#1", first, store)
     assert outcome[0] == "ok" and converters.is_reference(outcome[1]) and "wf-first" in outcome[1]
     assert CALLS == [50_000]
@@ -83,7 +83,7 @@ def test_failures_and_uncached_tasks_are_not_kept(tmp_path: Path) -> None:
     assert execute(uncached, "0#1", data, store)[0] == "ok"
     assert execute(uncached, "0#1", data, store)[0] == "ok"
     assert CALLS == [5, 5] and not (tmp_path / "cache").exists()
-    bad = _wire.encode_activity_input(step="0", attempt=1, task=big.name, store=store,
+    bad = wire.encode_activity_input(step="0", attempt=1, task=big.name, store=store,
                                       piped=converters.dumps("not a number"), args=[], kwargs={})
     assert execute(big, "0#1", bad, store)[0] == "fail"
     assert not (tmp_path / "cache").exists()

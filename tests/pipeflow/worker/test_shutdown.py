@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipeflow import _wire
+from pipeflow import wire
 from pipeflow.engine import Engine
 from pipeflow.worker import Registry, Worker
 from tests.pipeflow.worker import plain
@@ -77,7 +77,7 @@ def run_worker(
 
 
 def handed_back(closed: dict[str, Any]) -> bool:
-    return closed["kind"] == "Failed" and _wire.is_handback(closed["reason"]) and "host:42" in closed["reason"]
+    return closed["kind"] == "Failed" and wire.is_handback(closed["reason"]) and "host:42" in closed["reason"]
 
 
 def test_prefetched_tasks_are_handed_back_and_the_running_one_finishes(execution: Execution, tmp_path: Path) -> None:

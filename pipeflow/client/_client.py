@@ -1,10 +1,10 @@
-"""`Client` and `Run`: submit pipelines and look at their runs from Python (a notebook, a script).
+"""`Client`: submit pipelines and look at their runs from Python (a notebook, a script); each run is a `Run`.
 
 `pf.Client()` uses the embedded engine with its state in ./.pipeflow/ (as `pipeflow run` does). The
 engine is opened on first use and held until `close()` (or the interpreter's exit): one process
 holds an embedded state at a time, so this one serves the control inbox meanwhile and `pipeflow
 cancel/signal/runs/status/...` from a terminal reach it. On first submit the deciders and a worker
-pool start on background threads (`pipeflow._service`), so `submit` returns at once. Clients of one
+pool start on background threads (`pipeflow.running`), so `submit` returns at once. Clients of one
 process on one state directory share its engine.
 
 `pf.Client.swf(domain=...)` and `pf.Client(endpoint_url=...)` (a `pipeflow server`) use boto3. They
@@ -15,27 +15,21 @@ decide and work nothing here unless `workers=N` is given: the steps go to `pipef
 from __future__ import annotations
 
 import atexit
-import html
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._errors import EngineError, PipelineError
-from ._run import DEFAULT, DOMAIN
-from ._service import Holder, hold, release
+from .._errors import EngineError, PipelineError
+from ..running import DEFAULT, DOMAIN, Holder, hold, release
+from ._run import Run
 
-__all__ = ["Client", "Run"]
 
 log = logging.getLogger("pipeflow.client")
 
-EMBEDDED_DELAY = 0.05  # most seconds between looks at an embedded run's status while waiting
-SWF_DELAY = 1.0  # on SWF, which throttles chatty clients
 
 
 class Client:
@@ -105,13 +99,13 @@ class Client:
             raise PipelineError("this Client is closed: make a new pf.Client()")
         if self.backend == "swf":
             if self._remote is None:
-                from ._aws import swf_client
+                from ..endpoint import swf_client
 
                 self._remote = swf_client(endpoint_url=self.endpoint_url, region=self.region)
             return self._remote
         if self._holder is not None:
             return self._holder.swf
-        from ._inspect_cli import _held
+        from ..running import held
 
         db = self.state_dir / "state.sqlite"
         if self._reader is None or write:  # to write, the state must be held here: free now, perhaps
@@ -122,9 +116,9 @@ class Client:
                 atexit.register(self.close)
                 return holder.swf
         if self._reader is None:
-            from ._control import InboxReader
+            from ..running import InboxReader
 
-            self._reader = InboxReader(self.state_dir / "control", held=lambda: _held(db))
+            self._reader = InboxReader(self.state_dir / "control", held=lambda: held(db))
         if write:
             raise EngineError(f"the embedded state {self.state_dir} is held by another process (a `pipeflow run` "
                               "or another notebook's Client): runs can be read and canceled from here, not "
@@ -141,7 +135,7 @@ class Client:
         if not self.workers:
             return None
         if self._service is None:
-            from ._service import Service
+            from ..running import Service
 
             self._service = Service(self._swf(), self.domain, processes=self.workers, store=self.store)
             atexit.register(self.close)
@@ -156,11 +150,11 @@ class Client:
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """SWF's and the engine's errors as pipeflow's (EngineError)."""
-        from ._control import HolderGone
-        from ._run_swf import _service_errors
+        from ..endpoint import service_errors
+        from ..running import HolderGone
 
         try:
-            with _service_errors(self.domain):
+            with service_errors(self.domain):
                 yield
         except HolderGone:
             self._reader = None  # the next call opens the state here
@@ -194,8 +188,7 @@ class Client:
 
     def submit(self, pipeline: Any, input: Any = None, *, store: str | None = DEFAULT) -> Run:
         """Start a run of `pipeline` (a Pipeline, a canvas, a task, or "file.py[:attr]") and return at once."""
-        from ._run import register, start
-        from ._run_swf import check_registration
+        from ..running import check_registration, register, start
 
         definition = _definition(pipeline)
         store = self.store if store is DEFAULT else store
@@ -217,7 +210,7 @@ class Client:
 
     def _session(self, definition: Any) -> Any:
         """The pipeline on the task lists of this process's session of the embedded state."""
-        from ._run import own_task_list, session_list
+        from ..running import own_task_list, session_list
 
         assert self._holder is not None
         return own_task_list(definition, session_list(definition, self._holder.session))
@@ -229,7 +222,7 @@ class Client:
         again when its steps run here and `pipeline` is given (a Pipeline, a canvas, a task, or
         "file.py[:attr]"): the file the run recorded is never loaded on its say-so.
         """
-        from ._control import find_any_run
+        from ..running import find_any_run
 
         with self._errors():
             info = find_any_run(self._swf(), self.domain, run)
@@ -239,8 +232,7 @@ class Client:
         return found
 
     def _pick_up(self, run: Run, workflow_type: dict[str, str], pipeline: Any) -> None:
-        from ._resume import read_run
-        from ._run import register
+        from ..running import read_run, register
 
         with self._errors():
             service = self._running_here()
@@ -260,7 +252,7 @@ class Client:
                 return
             definition = _definition(pipeline)
             if task_list is not None:  # its own task lists (a run's, or a session's): served here now
-                from ._run import own_task_list
+                from ..running import own_task_list
 
                 definition = own_task_list(definition, task_list)
             register(self._swf(), self.domain, definition)
@@ -270,7 +262,7 @@ class Client:
         """A DataFrame of the latest runs, newest first; `status`: RUNNING, CLOSED, COMPLETED, FAILED, ..."""
         import pandas as pd
 
-        from ._inspect_cli import Reader, list_runs
+        from ._reader import Reader, list_runs
 
         with self._errors():
             rows = list_runs(Reader(self._swf(), self.domain), status, limit)
@@ -289,8 +281,14 @@ class Client:
         the run recorded is never loaded on its say-so. A file whose content is not the one the
         run was started from is refused unless `allow_changed`.
         """
-        from ._resume import check_resumable, definition_for, read_run, resume, run_root
-        from ._run import register
+        from ..running import (
+            check_resumable,
+            definition_for,
+            read_run,
+            register,
+            resume,
+            run_root,
+        )
 
         with self._errors():
             swf = self._swf(write=True)
@@ -318,7 +316,7 @@ class Client:
         """Cancel or signal a run: on the engine or SWF, or through the inbox of the state's holder."""
         import converters
 
-        from . import _control
+        from .. import running
 
         with self._errors():
             swf = self._swf()
@@ -328,23 +326,23 @@ class Client:
                     request["reason"] = reason
                 else:
                     request.update(name=name, input=converters.dumps(value, what=f"the value of signal {name!r}"))
-                _control.post(self.state_dir / "control", request)
+                running.post(self.state_dir / "control", request)
             elif op == "cancel":
-                _control.cancel(swf, self.domain, run.execution, reason)
+                running.cancel(swf, self.domain, run.execution, reason)
             else:
-                _control.signal(swf, self.domain, run.execution, name, value, store=run._store())  # the run's if trusted
+                running.signal(swf, self.domain, run.execution, name, value, store=run._store())  # the run's if trusted
 
 
 def _check_store(service: Any, store: str | None) -> None:
     """Refuse a run whose store the deciders and workers here would refuse (their own is the service's)."""
     import converters
 
-    from . import _wire
+    from .. import wire
 
     if store is None:
         return
     try:
-        _wire.run_store(store, service.store, "client", fix="")
+        wire.run_store(store, service.store, "client", fix="")
     except converters.StoreError:
         raise PipelineError(
             f"the steps here run with the store {service.store}, not {store}: submit without store=, or give "
@@ -354,251 +352,11 @@ def _check_store(service: Any, store: str | None) -> None:
 
 def _definition(pipeline: Any) -> Any:
     """The Pipeline of a Pipeline, canvas or task, or of "file.py[:attr]" loaded now."""
-    from ._pipeline import as_pipeline
+    from .._pipeline import as_pipeline
 
     if isinstance(pipeline, (str, os.PathLike)):
-        from ._loader import load_pipeline
+        from .._loader import load_pipeline
 
         loaded = load_pipeline(os.fspath(pipeline))
         return as_pipeline(loaded.target, attr=loaded.attr)
     return as_pipeline(pipeline)
-
-
-class Run:
-    """One execution of a pipeline: its status, result, tasks and history, read when asked."""
-
-    def __init__(self, client: Client, workflow_id: str, run_id: str) -> None:
-        self.client = client
-        self.workflow_id = workflow_id
-        self.run_id = run_id
-        self._info: dict[str, Any] | None = None  # the last executionInfo read
-        self._events: list[dict[str, Any]] = []  # the history read so far, oldest first
-        self._root: Any = DEFAULT  # the store root the run was started with, when trusted (see `_store`)
-        self._foreign: str | None = None  # the store it names, when not trusted
-
-    @property
-    def execution(self) -> dict[str, str]:
-        return {"workflowId": self.workflow_id, "runId": self.run_id}
-
-    def _describe(self) -> dict[str, Any]:
-        if self._info is None or self._info.get("executionStatus") != "CLOSED":
-            with self.client._errors():
-                swf = self.client._swf()
-                self._info = dict(swf.describe_workflow_execution(domain=self.client.domain,
-                                                                  execution=self.execution)["executionInfo"])
-        return self._info
-
-    @property
-    def status(self) -> str:
-        """RUNNING, or how it closed: COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT, CONTINUED_AS_NEW."""
-        return _status(self._describe())
-
-    @property
-    def pipeline(self) -> str:
-        """The pipeline's name (its workflow type)."""
-        return str(self._describe()["workflowType"]["name"])
-
-    def wait(self, timeout: float | None = None, progress: bool = True) -> Run:
-        """Wait for the run to close (a progress bar on stderr or in the notebook); raises TimeoutError."""
-        from ._run import wait_closed
-
-        if self._describe().get("executionStatus") == "CLOSED":
-            return self
-        bar = None
-        swf = self.client._swf()
-        if progress:
-            from ._progress import ProgressLine
-
-            bar = ProgressLine(swf, self.client.domain, self.execution, bar=_bar_class()).start()
-        delay = EMBEDDED_DELAY if self.client.backend == "embedded" else SWF_DELAY
-        try:
-            with self.client._errors():
-                info = wait_closed(swf, self.client.domain, self.execution, check=self.client._check,
-                                   max_delay=delay, timeout=timeout)
-        finally:
-            if bar is not None:
-                bar.close()
-        if info is None:
-            raise TimeoutError(f"run {self.run_id} (workflow {self.workflow_id}) is still running after {timeout}s")
-        self._info = dict(info)
-        return self
-
-    def result(self, preview: int | None = None) -> Any:
-        """The run's result (waiting for it to close), or raise its failure (TaskFailed, RunFailed, ...).
-
-        Offloaded values are read now. `preview=n`: at most n rows of a DataFrame (of an offloaded
-        one only the first Parquet row groups are read, unverified: its checksum covers the whole
-        object) and n items of a list.
-        """
-        import converters
-
-        from . import _wire
-
-        self.wait(progress=False)
-        with self.client._errors():
-            page = self.client._swf().get_workflow_execution_history(
-                domain=self.client.domain, execution=self.execution, reverseOrder=True, maximumPageSize=1)
-        event = page["events"][0]
-        attrs = event.get("workflowExecutionCompletedEventAttributes")
-        store = self._store()
-        try:
-            if preview is None or attrs is None or attrs.get("result") is None:
-                return _wire.decode_close_event(event, run_id=self.run_id, store=store)
-            from ._preview import preview_result
-
-            return preview_result(attrs["result"], store, preview)
-        except converters.StoreError as exc:
-            if self._foreign is None:
-                raise
-            raise converters.StoreError(
-                f"run {self.run_id} keeps its values in {self._foreign}, not in this client's store "
-                f"{self.client.store}: make the Client with store={self._foreign!r} to read them ({exc})"
-            ) from None
-
-    def _store(self) -> str | None:
-        """The store to read the run's values with: the one it was started with, when this client trusts it.
-
-        The run's input document names a store, which anyone who starts a run chooses: it is used
-        only when it lies under the client's own store (or was given to `submit` here). A run
-        started without a store, or naming another (`_foreign` says which), reads from the client's.
-        """
-        import converters
-
-        from . import _wire
-
-        if self._root is DEFAULT:
-            events = self._events[:1]
-            if not events:
-                with self.client._errors():
-                    events = self.client._swf().get_workflow_execution_history(
-                        domain=self.client.domain, execution=self.execution, maximumPageSize=1)["events"]
-            attrs = events[0].get("workflowExecutionStartedEventAttributes") or {}
-            try:
-                named = _wire.decode_workflow_input(attrs.get("input"))[1]
-            except (ValueError, KeyError, TypeError):  # not started by pipeflow
-                named = None
-            try:
-                self._root = self.client.store if named is None else \
-                    _wire.run_store(named, self.client.store, "client")
-            except converters.StoreError:  # read through the client's own store: its references are refused
-                self._root, self._foreign = self.client.store, _wire._shown(named)
-        return self._root  # type: ignore[no-any-return]
-
-    def events(self) -> list[dict[str, Any]]:
-        """The run's history events so far (boto3's shape), oldest first; only new ones are read."""
-        from ._progress import new_events
-
-        if self._events and self._events[-1]["eventType"] in _CLOSING:
-            return self._events
-        with self.client._errors():
-            after = self._events[-1]["eventId"] if self._events else 0
-            self._events.extend(new_events(self.client._swf(), self.client.domain, self.execution, after))
-        return self._events
-
-    def tasks(self) -> Any:
-        """A DataFrame, one row per task attempt: step, task, attempt, status, times, worker, sizes, error."""
-        from ._inspect import tasks_frame
-
-        return tasks_frame(self.events())
-
-    def history(self) -> Any:
-        """A DataFrame, one row per history event."""
-        from ._inspect import history_frame
-
-        return history_frame(self.events())
-
-    def timeline(self) -> Any:
-        """A matplotlib Figure: a Gantt chart of the task attempts, coloured by status."""
-        from ._inspect import timeline
-
-        figure = timeline(self.tasks())
-        pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None and getattr(figure.canvas, "manager", None) is not None:
-            pyplot.close(figure)  # shown once, as the value: Jupyter's inline backend would show it again
-        return figure
-
-    def cancel(self, reason: str | None = None) -> None:
-        """Ask the run to stop: its open steps are canceled and it closes CANCELED."""
-        self._open_or_refuse("canceled")
-        self.client._control("cancel", self, reason=reason)
-
-    def signal(self, name: str, value: Any = None) -> None:
-        """Send the signal `name`: the run's `pf.wait_signal(name)` step completes with `value`."""
-        self._open_or_refuse("signalled")
-        self.client._control("signal", self, name=name, value=value)
-
-    def _open_or_refuse(self, what: str) -> None:
-        status = self.status
-        if status != "RUNNING":
-            raise PipelineError(f"run {self.run_id} (workflow {self.workflow_id}) has already closed ({status}): "
-                                f"only an open run can be {what}")
-
-    # -- display -------------------------------------------------------------------------------
-
-    def summary(self) -> dict[str, Any]:
-        """Pipeline, ids, status, progress (done, total), duration in seconds and the last failure."""
-        from ._progress import StepCounts
-
-        info = self._describe()
-        counts = StepCounts()
-        for event in self.events():
-            counts.add(event)
-        start, end = info.get("startTimestamp"), info.get("closeTimestamp")
-        duration = None
-        if isinstance(start, datetime):
-            duration = ((end if isinstance(end, datetime) else datetime.now(timezone.utc)) - start).total_seconds()
-        return {"pipeline": info["workflowType"]["name"], "workflow_id": self.workflow_id, "run_id": self.run_id,
-                "status": _status(info), "progress": counts.steps(), "duration": duration,
-                "failure": _last_failure(self._events)}
-
-    def _repr_html_(self) -> str:
-        doc = self.summary()
-        done, total = doc["progress"]
-        rows = [("pipeline", doc["pipeline"]), ("workflow id", doc["workflow_id"]), ("run id", doc["run_id"]),
-                ("status", doc["status"]), ("progress", f"{done}/{total} steps"),
-                ("duration", "-" if doc["duration"] is None else f"{doc['duration']:.1f}s")]
-        if doc["failure"]:
-            rows.append(("last failure", doc["failure"]))
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-                       f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>" for k, v in rows)
-        return f"<table class='pipeflow-run'>{body}</table>"
-
-    def __repr__(self) -> str:
-        status = _status(self._info) if self._info is not None else "?"
-        return f"<pipeflow.Run {self.workflow_id} run {self.run_id} {status}>"
-
-
-_CLOSING = frozenset({"WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionCanceled",
-                      "WorkflowExecutionTerminated", "WorkflowExecutionTimedOut", "WorkflowExecutionContinuedAsNew"})
-
-
-def _status(info: dict[str, Any]) -> str:
-    return "RUNNING" if info.get("executionStatus", "OPEN") == "OPEN" else str(info.get("closeStatus", "CLOSED"))
-
-
-def _last_failure(events: list[dict[str, Any]]) -> str | None:
-    """The reason of the run's failure, or of its last failed task attempt."""
-    from ._wire import is_handback
-
-    for event in reversed(events):
-        kind = event["eventType"]
-        if kind in ("WorkflowExecutionFailed", "ActivityTaskFailed", "ChildWorkflowExecutionFailed"):
-            attrs: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventAttributes")), {})
-            if not is_handback(attrs.get("reason")):  # a worker shutting down gave it back: no failure
-                return str(attrs.get("reason") or kind)
-        if kind == "ActivityTaskTimedOut":
-            return f"a task timed out ({event['activityTaskTimedOutEventAttributes'].get('timeoutType')})"
-    return None
-
-
-def _bar_class() -> Any:
-    """tqdm.auto's bar (a widget in a notebook) when ipywidgets is there, else tqdm's text bar."""
-    import importlib.util
-
-    if importlib.util.find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm as auto
-
-        return auto
-    from tqdm import tqdm
-
-    return tqdm

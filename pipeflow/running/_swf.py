@@ -14,13 +14,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._errors import EngineError, PipelineError
-from ._run import RunOutcome, _definition, _Embedded, _Loop, _progress, register, start, task_lists, wait
-
-__all__ = ["check_registration", "run_here", "run_swf"]
+from .._errors import PipelineError
+from ..endpoint import service_errors
+from ._embedded import RunOutcome, _definition, _Embedded, _Loop
+from ._executions import _progress, register, start, task_lists, wait
 
 WAIT_MAX_DELAY = 1.0  # seconds between DescribeWorkflowExecution calls: SWF throttles chatty clients
-_DEPRECATED = ("TypeDeprecatedFault", "DomainDeprecatedFault")
 
 
 def run_swf(
@@ -36,10 +35,10 @@ def run_swf(
     progress: bool = False,
 ) -> RunOutcome:
     """Register, start, decide (and work) one execution on an SWF endpoint; return its RunOutcome."""
-    from ._aws import swf_client
+    from ..endpoint import swf_client
 
     definition = _definition(loaded)
-    with _service_errors(domain):
+    with service_errors(domain):
         swf = swf_client(endpoint_url=endpoint_url, region=region)
         return run_here(
             swf, domain, definition, lambda running: (*start(swf, domain, running, input, store=store), store),
@@ -77,7 +76,7 @@ def run_here(
 
 def _own_task_list(definition: Any) -> Any:
     """The pipeline with a task list for this run only (tasks with their own task_list keep it)."""
-    from ._pipeline import Pipeline
+    from .._pipeline import Pipeline
 
     # SWF allows 256 characters; the suffix keeps the pipeline's name readable in the console.
     name = f"{definition.task_list[:200]}.run-{uuid.uuid4().hex[:12]}"
@@ -91,7 +90,7 @@ def check_registration(swf: Any, domain: str, definition: Any) -> None:
     Registering an existing type succeeds whatever its status, so a deprecated one
     would only show later as runs that never start or steps that are never scheduled.
     """
-    from .canvas import iter_tasks
+    from ..canvas import iter_tasks
 
     if swf.describe_domain(name=domain)["domainInfo"].get("status") == "DEPRECATED":
         raise PipelineError(f"the SWF domain {domain!r} is deprecated; use another --domain")
@@ -116,9 +115,9 @@ def _local(
 
     `prepare` (the registration) runs after the worker pools have forked and before any loop polls.
     """
-    from ._loader import tasks_of
-    from .decider import DeciderLoop
-    from .worker import Registry, Worker
+    from .._loader import tasks_of
+    from ..decider import DeciderLoop
+    from ..worker import Registry, Worker
 
     registry = Registry.from_tasks(tasks_of(definition))
     lists = task_lists(definition, registry)
@@ -146,23 +145,3 @@ def _local(
                 loop.join(timeout=30)
         for worker in local:
             worker.close()
-
-
-@contextmanager
-def _service_errors(domain: str) -> Iterator[None]:
-    """botocore's errors as pipeflow's: EngineError (exit 4), deprecated types as PipelineError (exit 2)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from ._aws import error_code
-
-    try:
-        yield
-    except ClientError as exc:
-        code = error_code(exc)
-        operation = getattr(exc, "operation_name", "a call")
-        message = exc.response.get("Error", {}).get("Message") or str(exc)
-        if code in _DEPRECATED:
-            raise PipelineError(f"SWF refused {operation} in domain {domain!r}: {code}: {message}") from None
-        raise EngineError(f"SWF refused {operation} in domain {domain!r}: {code}: {message}", code=code) from None
-    except BotoCoreError as exc:
-        raise EngineError(f"cannot reach SWF: {exc}") from None

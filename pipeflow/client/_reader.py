@@ -4,7 +4,7 @@ They read SWF's own records (ListOpen/ClosedWorkflowExecutions, DescribeWorkflow
 GetWorkflowExecutionHistory) through any SWF client: boto3's (`--backend swf`), or the embedded
 engine's state in ./.pipeflow/. That state is held by one process at a time (a `pipeflow run`, a
 notebook's `pf.Client`): while it is held the reads go through its control inbox
-(`_control.InboxReader`), and when nobody holds it they open it here.
+(`pipeflow.running.InboxReader`), and when nobody holds it they open it here.
 
 Each command builds a document (`--json` prints it on stdout) and a text for a terminal:
 aligned tables, times in UTC, long texts cut to the terminal's width.
@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import sqlite3
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._errors import EngineError, PipeflowError, PipelineError
+from .._errors import EngineError, PipeflowError, PipelineError
+from ..running import held
 
-__all__ = [
-    "STATUSES", "history_doc", "list_runs", "open_reader", "render_history", "render_runs", "render_status",
-    "render_tasks", "result_of", "show", "status_doc", "table", "tasks_doc",
-]
 
 PAGE = 1000  # executions or events per page (SWF's maximum)
 CLOSE_STATUSES = ("COMPLETED", "FAILED", "CANCELED", "TERMINATED", "CONTINUED_AS_NEW", "TIMED_OUT")
@@ -48,17 +42,17 @@ class Reader:
         self.domain = domain
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
-        from ._run_swf import _service_errors
+        from ..endpoint import service_errors
 
-        with _service_errors(self.domain):
+        with service_errors(self.domain):
             return dict(getattr(self.swf, method)(domain=self.domain, **params))
 
     def find(self, run: str) -> dict[str, Any]:
         """The execution info of a run id, or of a workflow id's latest run (open or closed)."""
-        from ._control import find_any_run
-        from ._run_swf import _service_errors
+        from ..endpoint import service_errors
+        from ..running import find_any_run
 
-        with _service_errors(self.domain):
+        with service_errors(self.domain):
             return find_any_run(self.swf, self.domain, run)
 
     def executions(self, closed: bool, **filters: Any) -> Iterator[dict[str, Any]]:
@@ -88,16 +82,16 @@ class _EmbeddedSWF:
     """The embedded state's read calls: on the engine opened here, or through the holder's inbox."""
 
     def __init__(self, db: Path) -> None:
-        from ._control import InboxReader
+        from ..running import InboxReader
 
         self.db = db
         self.engine: Any = None
-        self.inbox = InboxReader(db.parent / "control", held=lambda: _held(db))
+        self.inbox = InboxReader(db.parent / "control", held=lambda: held(db))
 
     def _open(self) -> bool:
-        from .engine import Engine, StoreDamaged
+        from ..engine import Engine, StoreDamaged
 
-        if _held(self.db):
+        if held(self.db):
             return False
         try:
             self.engine = Engine(db=str(self.db))
@@ -108,7 +102,7 @@ class _EmbeddedSWF:
         return True
 
     def _call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        from ._control import READS, HolderGone
+        from ..running import READS, HolderGone
 
         for _ in range(3):
             if self.engine is not None or self._open():
@@ -137,35 +131,19 @@ class _EmbeddedSWF:
         return self._call("GetWorkflowExecutionHistory", params)
 
 
-def _held(db: Path) -> bool:
-    """True while another process holds the engine's database (its exclusive lock); asks without waiting."""
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0, isolation_level=None)
-    except sqlite3.OperationalError:
-        return False  # gone: opening the engine says so
-    try:
-        con.execute("BEGIN IMMEDIATE")
-        con.execute("ROLLBACK")
-        return False
-    except sqlite3.OperationalError:
-        return True
-    finally:
-        con.close()
-
 
 @contextmanager
 def open_reader(backend: str, domain: str | None, endpoint_url: str | None, region: str | None) -> Iterator[Reader]:
     """A Reader on SWF (`--backend swf`) or on the embedded state in ./.pipeflow/."""
     if backend == "swf":
-        from ._aws import swf_client
-        from ._run_swf import _service_errors
+        from ..endpoint import service_errors, swf_client
 
         assert domain is not None
-        with _service_errors(domain):
+        with service_errors(domain):
             swf = swf_client(endpoint_url=endpoint_url, region=region)
         yield Reader(swf, domain)
         return
-    from ._run import DOMAIN, STATE_DB
+    from ..running import DOMAIN, STATE_DB
 
     if not STATE_DB.is_file():
         raise EngineError(f"no run was started here: no engine state at {STATE_DB} (run the command where "
@@ -245,8 +223,8 @@ def _history_events(reader: Reader, info: dict[str, Any]) -> list[dict[str, Any]
 
 def status_doc(reader: Reader, run: str) -> dict[str, Any]:
     """A run's status: ids, pipeline, status, times, progress, open counts, failure."""
-    from . import _wire
-    from ._inspect import progress_of
+    from .. import wire
+    from ._history import progress_of
 
     info = reader.find(run)
     doc = _run_row(info)
@@ -265,7 +243,7 @@ def status_doc(reader: Reader, run: str) -> dict[str, Any]:
         doc["cancel_requested"] = bool(info.get("cancelRequested"))
     elif events and events[-1]["eventType"] != "WorkflowExecutionCompleted":
         try:  # raises the run's failure, which status reports (the result is `pipeflow result`'s)
-            _wire.decode_close_event(events[-1], run_id=doc["run_id"], store=_store_of(events))
+            wire.decode_close_event(events[-1], run_id=doc["run_id"], store=_store_of(events))
         except PipeflowError as exc:
             doc["error"] = str(exc)
     doc["events"] = len(events)
@@ -278,25 +256,25 @@ def _store_of(events: list[dict[str, Any]]) -> str | None:
     This process's store is PIPEFLOW_STORE, else ./.pipeflow/payloads here; a store named only by the
     run's input is never opened (anyone who starts a run writes that input). None when the run names none.
     """
-    from . import _wire
-    from ._run import default_store
+    from .. import wire
+    from ..running import default_store
 
     for event in events[:1]:
         attrs = event.get("workflowExecutionStartedEventAttributes") or {}
         try:
-            store = _wire.decode_workflow_input(attrs.get("input"))[1]
+            store = wire.decode_workflow_input(attrs.get("input"))[1]
         except (ValueError, KeyError, TypeError):
             return None
         if not isinstance(store, str):
             return None
-        return _wire.run_store(store, default_store(os.environ.get("PIPEFLOW_STORE") or None), "command",
+        return wire.run_store(store, default_store(os.environ.get("PIPEFLOW_STORE") or None), "command",
                                fix=f"set PIPEFLOW_STORE={store.split('#', 1)[0]} to read it")
     return None
 
 
 def result_of(reader: Reader, run: str) -> tuple[dict[str, Any], Any]:
     """`(run row, decoded result)` of a closed run; raises its failure (TaskFailed, RunFailed, RunCanceled)."""
-    from . import _wire
+    from .. import wire
 
     info = reader.find(run)
     row = _run_row(info)
@@ -309,7 +287,7 @@ def result_of(reader: Reader, run: str) -> tuple[dict[str, Any], Any]:
                        reverseOrder=True)["events"][:1]
     if not last:
         raise EngineError(f"run {row['run_id']} has no history", code="UnknownResourceFault")
-    return row, _wire.decode_close_event(last[0], run_id=row["run_id"], store=_store_of(first))
+    return row, wire.decode_close_event(last[0], run_id=row["run_id"], store=_store_of(first))
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -341,156 +319,19 @@ def _plain(value: Any) -> Any:
 
 
 def tasks_doc(reader: Reader, run: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`(run row, one row per task attempt)` from the run's history (`pipeflow._inspect.tasks_frame`)."""
-    from ._inspect import tasks_frame
+    """`(run row, one row per task attempt)` from the run's history (`pipeflow.client.tasks_frame`)."""
+    from ._tasks import tasks_frame
 
     info = reader.find(run)
     return _run_row(info), _records(tasks_frame(_history_events(reader, info)))
 
 
 def history_doc(reader: Reader, run: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`(run row, one row per history event)` (`pipeflow._inspect.history_frame`)."""
-    from ._inspect import history_frame
+    """`(run row, one row per history event)` (`pipeflow.client.history_frame`)."""
+    from ._history import history_frame
 
     info = reader.find(run)
     return _run_row(info), _records(history_frame(_history_events(reader, info)))
 
 
 # -- rendering for a terminal ----------------------------------------------------------------------
-
-
-def _when(iso: str | None, digits: int = 0) -> str:
-    """`2026-11-29 05:19:41Z` (with `digits` decimals of the second)."""
-    if iso is None:
-        return "-"
-    return iso[: 19 + (digits + 1 if digits and iso[19:20] == "." else 0)].replace("T", " ") + "Z"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def _size(chars: Any) -> str:
-    if chars is None:
-        return "-"
-    n = float(chars)
-    for unit in ("", "k", "M", "G"):
-        if n < 1000 or unit == "G":
-            return f"{n:.0f}{unit}" if unit == "" or n >= 10 else f"{n:.1f}{unit}"
-        n /= 1000
-    return str(chars)  # pragma: no cover - the loop returns
-
-
-def _one_line(text: Any) -> str:
-    return "-" if text is None or text == "" else " ".join(str(text).split())
-
-
-def table(rows: list[list[str]], headers: list[str], right: frozenset[int] = frozenset()) -> str:
-    """An aligned text table; the last column is cut to the terminal's width (on a terminal)."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths[i], len(cell))
-    used = sum(widths[:-1]) + 2 * (len(headers) - 1)
-    room = TEXT_LIMIT
-    if sys.stdout.isatty():
-        room = max(20, shutil.get_terminal_size((120, 24)).columns - used)
-
-    def line(cells: list[str]) -> str:
-        out = []
-        for i, cell in enumerate(cells):
-            if i == len(cells) - 1:
-                out.append(cell if len(cell) <= room else cell[: room - 1] + "…")
-            else:
-                out.append(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]))
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(headers), *(line(row) for row in rows)])
-
-
-def render_runs(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no runs"
-    return table(
-        [[r["workflow_id"], r["status"], _when(r["started"]), _duration(r["duration"]),
-          f"{r['pipeline']} v{r['version']}", r["run_id"]] for r in rows],
-        ["WORKFLOW ID", "STATUS", "STARTED", "DURATION", "PIPELINE", "RUN ID"], right=frozenset({3}),
-    )
-
-
-def render_status(doc: dict[str, Any]) -> str:
-    lines = [
-        ("workflow id", doc["workflow_id"]), ("run id", doc["run_id"]),
-        ("pipeline", f"{doc['pipeline']} v{doc['version']}"), ("status", doc["status"]),
-        ("started", _when(doc["started"])), ("closed", _when(doc["closed"])), ("duration", _duration(doc["duration"])),
-    ]
-    if doc.get("parent"):
-        lines.append(("parent", f"{doc['parent']['workflow_id']} (run {doc['parent']['run_id']})"))
-    if doc.get("progress"):
-        done, total = doc["progress"]["done"], doc["progress"]["total"]
-        lines.append(("progress", f"{done}/{total} steps" + (f" ({100 * done // total}%)" if total else "")))
-    if doc.get("open"):
-        o = doc["open"]
-        lines.append(("open", f"{o['tasks']} tasks, {o['timers']} timers, {o['child_runs']} child runs"
-                      + (" (cancel requested)" if doc.get("cancel_requested") else "")))
-    lines.append(("events", str(doc.get("events", "-"))))
-    if doc.get("error"):
-        lines.append(("error", _one_line(doc["error"])))
-    width = max(len(k) for k, _ in lines)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in lines)
-
-
-def render_tasks(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "no tasks yet"
-    return table(
-        [[str(r.get("step")), str(r.get("task")), str(r.get("attempt")), str(r.get("status")),
-          _when(r.get("started")), _duration(r.get("duration")), _one_line(r.get("worker")),
-          _size(r.get("input_size")), _size(r.get("result_size")), _one_line(r.get("error"))] for r in rows],
-        ["STEP", "TASK", "ATTEMPT", "STATUS", "STARTED", "DURATION", "WORKER", "IN", "OUT", "ERROR"],
-        right=frozenset({2, 5, 7, 8}),
-    )
-
-
-def render_history(rows: list[dict[str, Any]]) -> str:
-    return table(
-        [[str(r.get("event_id")), _when(r.get("timestamp"), 3), str(r.get("type")), _one_line(r.get("details"))]
-         for r in rows],
-        ["ID", "TIME", "TYPE", "DETAILS"], right=frozenset({0}),
-    )
-
-
-def show(command: str, run: str | None, *, backend: str, domain: str | None, endpoint_url: str | None,
-         region: str | None, as_json: bool, status: str | None = None, limit: int = 50) -> str:
-    """What `pipeflow <command>` prints on stdout: a table, or JSON with `as_json`."""
-    from ._run import result_json
-
-    with open_reader(backend, domain, endpoint_url, region) as reader:
-        if command == "runs":
-            rows = list_runs(reader, status, limit)
-            return result_json(rows) if as_json else render_runs(rows)
-        assert run is not None
-        if command == "status":
-            doc = status_doc(reader, run)
-            return result_json(doc) if as_json else render_status(doc)
-        if command == "result":
-            row, value = result_of(reader, run)
-            if as_json:
-                return result_json({"run_id": row["run_id"], "workflow_id": row["workflow_id"],
-                                    "status": row["status"], "result": value})
-            return result_json(value)
-        if command == "tasks":
-            row, tasks = tasks_doc(reader, run)
-            return result_json(tasks) if as_json else render_tasks(tasks)
-        row, events = history_doc(reader, run)
-        return result_json(events) if as_json else render_history(events)

@@ -11,23 +11,23 @@ again without spending a retry), running ones get `DRAIN` seconds before they ar
 `Holder` is the embedded engine of one state directory: opened by the first Client of this
 process that needs it, closed with the last (`hold`/`release`), its Service beside it. One process
 holds an embedded state at a time, so the holder answers the others through the control inbox
-(`pipeflow._control.Inbox`): `pipeflow cancel/signal/runs/status/...` from a terminal reach it.
+(`pipeflow.running.Inbox`): `pipeflow cancel/signal/runs/status/...` from a terminal reach it.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import EngineError
-from ._run import DOMAIN, _Loop, task_lists
-
-__all__ = ["Holder", "Service", "hold", "release"]
+from .._errors import EngineError
+from ._embedded import _Loop
+from ._executions import DOMAIN, task_lists
 
 log = logging.getLogger("pipeflow.client")
 
@@ -64,9 +64,9 @@ class Service:
 
     def serve(self, definition: Any) -> None:
         """Decide the pipeline's runs and run its tasks (its types must be registered)."""
-        from ._loader import tasks_of
-        from .decider import DeciderLoop
-        from .worker import Registry, Worker
+        from .._loader import tasks_of
+        from ..decider import DeciderLoop
+        from ..worker import Registry, Worker
 
         with self._lock:
             if self._closed:
@@ -164,7 +164,7 @@ class Holder:
     """The embedded engine of one state directory, held by this process for the Clients that use it."""
 
     def __init__(self, db: Path, engine: Any, store: str | None = None) -> None:
-        from ._control import Inbox
+        from ._inbox import Inbox
 
         self.db = db
         self.engine = engine
@@ -206,19 +206,18 @@ def hold(db: Path, store: str | None = None) -> Holder | None:
 
     `store` is the store its deciders and workers use, when it is opened now.
     """
-    from ._inspect_cli import _held
-    from .engine import Engine
+    from ..engine import Engine
 
     with _holders_lock:
         holder = _holders.get(db)
         if holder is None:
-            if _held(db):  # a look that does not wait for the lock, as opening the engine would
+            if held(db):  # a look that does not wait for the lock, as opening the engine would
                 return None
             try:
                 engine = Engine(db=str(db))
             except EngineError:
                 return None
-            from ._run import adopt
+            from ._embedded import adopt
 
             adopt(engine)  # what the state's last holder (a killed kernel or `pipeflow run`) started is lost
             holder = _holders[db] = Holder(db, engine, store)
@@ -234,3 +233,18 @@ def release(holder: Holder) -> None:
             return
         _holders.pop(holder.db, None)
     holder.close()
+def held(db: Path) -> bool:
+    """True while another process holds the engine's database (its exclusive lock); asks without waiting."""
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0, isolation_level=None)
+    except sqlite3.OperationalError:
+        return False  # gone: opening the engine says so
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        con.close()
+

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["Report", "collect", "gc", "live_workflows", "parse_age"]
-
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 7 * 86_400}
 _AGE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 AGE_FORMS = "a number and a unit: 90s, 30m, 12h, 7d or 2w"
@@ -79,17 +77,18 @@ def gc(
     """
     import converters
 
-    from ._run_swf import _service_errors
+    from ..endpoint import service_errors
 
     cutoff = now() - older_than
     if backend == "swf":
-        from ._aws import swf_client
+        from ..endpoint import swf_client
 
         assert domain is not None and store is not None
-        with _service_errors(domain):
+        with service_errors(domain):
             live = live_workflows(swf_client(endpoint_url=endpoint_url, region=region), domain, cutoff)
     else:
-        from ._run import DOMAIN, PAYLOADS
+        from ._embedded import PAYLOADS
+        from ._executions import DOMAIN
 
         domain = DOMAIN
         if store is None:
@@ -103,10 +102,11 @@ def gc(
 
 def _embedded_live(cutoff: float, note: Callable[[str], None]) -> set[str]:
     """The live workflow ids in ./.pipeflow/state.sqlite (none when there is no state)."""
-    from ._errors import EngineError
-    from ._run import DOMAIN, STATE_DB
-    from ._run_swf import _service_errors
-    from .engine import Engine
+    from .._errors import EngineError
+    from ..endpoint import service_errors
+    from ..engine import Engine
+    from ._embedded import STATE_DB
+    from ._executions import DOMAIN
 
     if not STATE_DB.is_file():
         note(f"no engine state at {STATE_DB}: no run is open")
@@ -115,7 +115,7 @@ def _embedded_live(cutoff: float, note: Callable[[str], None]) -> set[str]:
     with Engine(db=str(STATE_DB)) as engine:
         swf = engine.client()
         try:
-            with _service_errors(DOMAIN):
+            with service_errors(DOMAIN):
                 return live_workflows(swf, DOMAIN, cutoff)
         except EngineError as exc:
             if exc.code == "UnknownResourceFault":
@@ -137,7 +137,7 @@ def collect(
     `live` holds the workflow ids to keep whatever their manifests say (open or recently
     closed executions); `on_folder` is called with each folder's URI before it goes.
     """
-    from ._wire import MANIFEST
+    from ..wire import MANIFEST
 
     report = Report()
     folders: dict[str, tuple[int, int, bool]] = {}  # workflow id -> (objects, bytes, has a manifest)

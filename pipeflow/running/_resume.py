@@ -23,151 +23,15 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import converters
 
-from . import _wire
-from ._errors import PipelineError
-from .decider._markers import CHECKPOINT, read_checkpoint
-
-__all__ = ["OldRun", "check_resumable", "check_source", "definition_for", "file_sha256", "find_execution", "read_run",
-           "resume", "run_root", "select_checkpoints", "source_of", "with_source"]
-
-PAGE = 1000  # executions or events per page (SWF's maximum)
-
-
-@dataclass
-class OldRun:
-    """What a resume needs from an execution's history."""
-
-    execution: dict[str, str]  # workflowId, runId
-    workflow_type: dict[str, str]  # name, version
-    status: str  # OPEN, or the close status: COMPLETED, FAILED, CANCELED, ...
-    doc: dict[str, Any]  # its input document
-    settings: dict[str, Any]  # task list, timeouts and child policy it was started with
-    checkpoints: dict[str, Any] = field(default_factory=dict)  # step path -> result tree
-    names: dict[str, str] = field(default_factory=dict)  # top-level step path -> task name, from its activities
-
-    @property
-    def source(self) -> str | None:
-        """The pipeline file it was started from, as recorded (a hint: never loaded)."""
-        value = self.doc.get("source")
-        return value[:1024] if isinstance(value, str) else None
-
-    @property
-    def source_sha256(self) -> str | None:
-        """The sha256 of that file when the run was started, as recorded."""
-        value = self.doc.get("source_sha256")
-        return value if isinstance(value, str) and len(value) == 64 else None
-
-
-def _pages(call: Any, key: str, **params: Any) -> Iterator[dict[str, Any]]:
-    token = None
-    while True:
-        page = call(**params, maximumPageSize=PAGE, **({"nextPageToken": token} if token else {}))
-        yield from page.get(key, ())
-        token = page.get("nextPageToken")
-        if not token:
-            return
-
-
-def find_execution(swf: Any, domain: str, run: str) -> dict[str, Any]:
-    """The execution info of run id `run`, or of the latest run of workflow id `run`; PipelineError if none."""
-    matches: list[dict[str, Any]] = []
-    for call in (swf.list_open_workflow_executions, swf.list_closed_workflow_executions):
-        for info in _pages(call, "executionInfos", domain=domain, startTimeFilter={"oldestDate": 0}):
-            execution = info["execution"]
-            if execution["runId"] == run:
-                return info
-            if execution["workflowId"] == run:
-                matches.append(info)
-    if not matches:
-        raise PipelineError(
-            f"no run {run!r} in domain {domain!r}: give a run id or a workflow id (`pipeflow run --json` prints "
-            "both), with the --backend/--domain/--endpoint-url the run used"
-        )
-    return max(matches, key=lambda info: _epoch(info.get("startTimestamp")))
-
-
-def _epoch(value: Any) -> float:
-    return float(value.timestamp()) if hasattr(value, "timestamp") else float(value or 0)
-
-
-def read_run(swf: Any, domain: str, run: str) -> OldRun:
-    """The old run's execution, input document and checkpoints, from its (paged) history."""
-    info = find_execution(swf, domain, run)
-    execution = {"workflowId": info["execution"]["workflowId"], "runId": info["execution"]["runId"]}
-    status = info.get("closeStatus") if info.get("executionStatus") == "CLOSED" else "OPEN"
-    old: OldRun | None = None
-    for event in _pages(swf.get_workflow_execution_history, "events", domain=domain, execution=execution):
-        kind = event["eventType"]
-        if kind == "WorkflowExecutionStarted":
-            attrs = event["workflowExecutionStartedEventAttributes"]
-            try:
-                doc = _wire.load_json(attrs.get("input") or "", "its input")
-                if not isinstance(doc, dict) or "input" not in doc:
-                    raise ValueError("no pipeline input in it")
-            except ValueError as exc:
-                raise PipelineError(f"run {run} was not started by pipeflow (its input is not a pipeflow input "
-                                    f"document: {exc}); it cannot be resumed") from None
-            settings = {k: attrs[k] for k in ("taskList", "executionStartToCloseTimeout",
-                                              "taskStartToCloseTimeout", "childPolicy") if attrs.get(k)}
-            old = OldRun(execution, dict(attrs.get("workflowType") or info["workflowType"]), str(status), doc, settings)
-        elif old is None:
-            continue
-        elif kind == "MarkerRecorded":
-            attrs = event["markerRecordedEventAttributes"]
-            if attrs.get("markerName") == CHECKPOINT:
-                found = read_checkpoint(attrs.get("details"))
-                if found is not None:
-                    old.checkpoints[found[0]] = found[1]
-        elif kind == "ActivityTaskScheduled":
-            attrs = event["activityTaskScheduledEventAttributes"]
-            path = attrs["activityId"].rpartition("#")[0]
-            if "." not in path:
-                old.names.setdefault(path, attrs["activityType"]["name"])
-    if old is None:
-        raise PipelineError(f"run {run} has no WorkflowExecutionStarted event; it cannot be resumed")
-    if isinstance(old.doc.get("stage"), dict):
-        parent = old.doc["stage"].get("parent")
-        raise PipelineError(f"run {run} is a stage of run {parent}: resume that run instead")
-    return old
-
-
-def select_checkpoints(old: OldRun, from_step: str | None, definition: Any = None) -> dict[str, Any]:
-    """The old run's checkpoints minus those of `from_step` (a path like `2`, or a top-level task's name) and later."""
-    checkpoints = dict(old.checkpoints)
-    if from_step is None:
-        return checkpoints
-    # A nested path counts from its top-level step: what follows it inside that step depends on it.
-    top = int(_resolve_step(from_step.strip(), old, definition).split(".", 1)[0])
-    return {path: tree for path, tree in checkpoints.items()
-            if path.split(".", 1)[0].isdigit() and int(path.split(".", 1)[0]) < top}
-
-
-def _resolve_step(step: str, old: OldRun, definition: Any) -> str:
-    if step.split(".", 1)[0].isdigit():
-        return step
-    names: dict[str, str] = {}  # top-level path -> task name
-    if definition is not None:
-        from .task import Signature, Task
-
-        for i, member in enumerate(definition.canvas.steps):
-            task = member.task if isinstance(member, Signature) else member
-            if isinstance(task, Task):
-                names[str(i)] = task.name
-    for path, name in old.names.items():
-        names.setdefault(path, name)
-    ordered = sorted(names.items(), key=lambda item: int(item[0]))
-    for path, name in ordered:  # the earliest step of that name: re-running more is the safe side
-        if step in (name, name.rsplit(".", 1)[-1]):
-            return path
-    known = ", ".join(f"{path} ({name})" for path, name in ordered) or "none known"
-    raise PipelineError(f"--from {step}: no top-level step has that path or task name; the steps are {known}")
+from .. import wire
+from .._errors import PipelineError
+from ._executions import file_sha256
+from ._old_run import OldRun, check_resumable, read_run, run_root, select_checkpoints
 
 
 def resume(
@@ -202,13 +66,13 @@ def resume(
         checkpoints = {path: adopt.tree(tree) for path, tree in checkpoints.items()}
     doc["resume"] = {"run": old.execution, "checkpoints": checkpoints}
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-    if len(text) > _wire.LIMIT:
-        ref = converters.dumps(checkpoints, codec="json", store=_wire.run_scope(root, workflow_id), threshold=0,
+    if len(text) > wire.LIMIT:
+        ref = converters.dumps(checkpoints, codec="json", store=wire.run_scope(root, workflow_id), threshold=0,
                                what=f"the checkpoints of run {run}")
         doc["resume"] = {"run": old.execution, "checkpoints": {"offloaded": ref}}
         text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     if root is not None:
-        _wire.write_manifest(root, domain=domain, workflow_id=workflow_id, workflow_type=wtype)
+        wire.write_manifest(root, domain=domain, workflow_id=workflow_id, workflow_type=wtype)
     settings = old.settings
     lst = task_list or (definition.task_list if definition is not None else None) or settings["taskList"]["name"]
     response = swf.start_workflow_execution(
@@ -217,34 +81,13 @@ def resume(
     )
     return workflow_id, str(response["runId"]), root
 
-
-def check_resumable(old: OldRun, run: str, from_step: str | None, *, open_ok: bool = False) -> None:
-    """Refuse (PipelineError) an open run (unless `open_ok`: adopted), or a completed one without `from_step`."""
-    if old.status == "OPEN" and not open_ok:
-        raise PipelineError(f"run {run} is still open: wait for it to close (or cancel it) before resuming it")
-    if old.status == "COMPLETED" and from_step is None:
-        raise PipelineError(f"run {run} completed: nothing to resume (give --from STEP to run it again from a step)")
-
-
-def run_root(old: OldRun, store: str | None, fix: str | None = None) -> str | None:
-    """The old run's store root, when it lies under `store` (this process's); PipelineError otherwise."""
-    root = old.doc.get("store")
-    if root is None:
-        return None
-    shown = _wire._shown(root) if isinstance(root, str) else "<the run's store>"
-    try:
-        return _wire.run_store(root, store, "command", fix=fix or f"resume it with --store {shown}")
-    except converters.StoreError as exc:  # a setting to change, as a wrong --store is
-        raise PipelineError(f"run {old.execution['runId']} cannot be resumed here: {exc}") from None
-
-
 class _Adopter:
     """Copies the objects a value tree references in the old run's folder to the new run's input folder."""
 
     def __init__(self, root: str, old_workflow_id: str, workflow_id: str) -> None:
         self.root = converters.open_store(root).root
         self.prefix = old_workflow_id + "/"
-        scope = _wire.run_scope(root, workflow_id)
+        scope = wire.run_scope(root, workflow_id)
         assert scope is not None
         self.scope = scope
         self.target = converters.open_store(scope)
@@ -283,56 +126,6 @@ class _Adopter:
         key = self.root.key_for(converters.Reference.parse(text).uri)
         return key is not None and key.startswith(self.prefix)
 
-
-# -- where a run's pipeline file is recorded ---------------------------------------------
-
-
-def source_of(pipeline: Any) -> str | None:
-    """The file, loaded by `pipeflow`'s loader, that defines this pipeline's workflow type (None if none)."""
-    from ._loader import _loaded, is_pipeline_like
-    from ._pipeline import as_pipeline
-
-    key = (pipeline.name, pipeline.version)
-    for path, module in list(_loaded.items()):
-        for name, value in list(vars(module).items()):
-            if name.startswith("_") or not is_pipeline_like(value):
-                continue
-            try:
-                found = as_pipeline(value, attr=name)
-            except PipelineError:
-                continue
-            if (found.name, found.version) == key:
-                return str(path)
-    return None
-
-
-def with_source(text: str, pipeline: Any) -> str:
-    """A workflow input document with `"source"` and `"source_sha256"`: the pipeline file, when it came from one."""
-    source = source_of(pipeline)
-    if source is None:
-        return text
-    doc = json.loads(text)
-    doc["source"] = source
-    try:
-        doc["source_sha256"] = file_sha256(source)
-    except OSError:
-        pass  # gone since it was loaded: the path alone is still a hint
-    out = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-    return out if len(out) <= _wire.LIMIT else text
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-# -- `pipeflow resume`: the embedded engine or an SWF endpoint, decided and worked from here ------
-
-
 def check_source(old: OldRun, file: str | Path, run: str, allow_changed: bool) -> None:
     """Refuse (PipelineError) a pipeline file whose content is not the one `run` was started from.
 
@@ -361,8 +154,8 @@ def definition_for(old: OldRun, target: Any, run: str, *, allow_changed: bool = 
     (`hint`: how to name the file, default the `pipeflow resume` command line). A named file
     must have the content the run recorded (see `check_source`) before it is loaded.
     """
-    from ._loader import load_targets, parse_spec
-    from ._pipeline import as_pipeline
+    from .._loader import load_targets, parse_spec
+    from .._pipeline import as_pipeline
 
     wtype = old.workflow_type
     if target is None:
@@ -392,8 +185,16 @@ def resume_file(
 
     `store` is this process's store (default ./.pipeflow/payloads): the old run's must lie under it.
     """
-    from ._run import DOMAIN, STATE_DB, _embedded, default_store, interrupted_run, own_task_list, wait_here
-    from .engine import Engine
+    from ..engine import Engine
+    from ._embedded import (
+        STATE_DB,
+        _embedded,
+        default_store,
+        interrupted_run,
+        own_task_list,
+        wait_here,
+    )
+    from ._executions import DOMAIN
 
     if not STATE_DB.exists():
         raise PipelineError(f"no run {run!r} here: {STATE_DB} does not exist; resume from the directory "
@@ -407,7 +208,7 @@ def resume_file(
     definition = definition_for(old, target, run, allow_changed=allow_changed)
     db = str(STATE_DB)
     if adopting:
-        # Opening the state fails the tasks its dead process had started as lost (`_run.adopt`);
+        # Opening the state fails the tasks its dead process had started as lost (`_embedded.adopt`);
         # the decider and workers here take the run's own task lists.
         definition = own_task_list(definition, old.settings["taskList"]["name"])
         ids = (old.execution["workflowId"], old.execution["runId"])
@@ -433,13 +234,13 @@ def resume_swf(
     `store` is this process's store (with local workers default ./.pipeflow/payloads, as for
     `pipeflow run`): the old run's must lie under it.
     """
-    from ._aws import swf_client
-    from ._run import default_store
-    from ._run_swf import _service_errors, run_here
+    from ..endpoint import service_errors, swf_client
+    from ._embedded import default_store
+    from ._swf import run_here
 
     if local_workers:
         store = default_store(store)
-    with _service_errors(domain):
+    with service_errors(domain):
         swf = swf_client(endpoint_url=endpoint_url, region=region)
         old = read_run(swf, domain, run)
         check_resumable(old, run, from_step)  # refusals first: no code is loaded for them

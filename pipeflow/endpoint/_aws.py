@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 __all__ = [
     "READ_TIMEOUT", "client_config", "error_code", "is_gone", "is_transient", "loop_client",
-    "raise_engine_error", "s3_client", "swf_client",
+    "raise_engine_error", "s3_client", "service_errors", "swf_client",
 ]
 
 # SWF holds a long poll up to 60 s; botocore's default read timeout is exactly 60 s,
@@ -23,6 +25,7 @@ CONNECT_TIMEOUT = 10
 # Calls in all, the first included; adaptive mode adds client-side rate limiting to the
 # exponential backoff with jitter, so ThrottlingException slows the process down instead of failing it.
 MAX_ATTEMPTS = 10
+_DEPRECATED = ("TypeDeprecatedFault", "DomainDeprecatedFault")
 DEFAULT_REGION = "us-east-1"  # SWF needs a region; the test servers ignore it
 # Calls in all for the long-running loops (`pipeflow worker`/`decider`): they retry transient errors
 # themselves, forever and stop-aware; botocore's own ten attempts would hold one call ~15 s against
@@ -142,8 +145,28 @@ def is_gone(exc: BaseException) -> bool:
 
 def raise_engine_error(exc: BaseException, what: str) -> NoReturn:
     """Raise `exc` as an error of ours: EngineError keeping SWF's code, `from exc`; ours as they are."""
-    from ._errors import EngineError, PipeflowError
+    from .._errors import EngineError, PipeflowError
 
     if isinstance(exc, PipeflowError) or not isinstance(exc, Exception):
         raise exc
     raise EngineError(f"{what} failed: {exc}", code=error_code(exc)) from exc
+
+
+@contextmanager
+def service_errors(domain: str) -> Iterator[None]:
+    """botocore's errors as pipeflow's: EngineError (exit 4), deprecated types as PipelineError (exit 2)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .._errors import EngineError, PipelineError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        operation = getattr(exc, "operation_name", "a call")
+        message = exc.response.get("Error", {}).get("Message") or str(exc)
+        if code in _DEPRECATED:
+            raise PipelineError(f"SWF refused {operation} in domain {domain!r}: {code}: {message}") from None
+        raise EngineError(f"SWF refused {operation} in domain {domain!r}: {code}: {message}", code=code) from None
+    except BotoCoreError as exc:
+        raise EngineError(f"cannot reach SWF: {exc}") from None

@@ -10,24 +10,13 @@ running the pipeline (one engine per database), so the command leaves its reques
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
-import time
-import uuid
-from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import converters
 
-from ._errors import EngineError, PipelineError, RunCanceled
-from .decider._control import CANCEL_SIGNAL  # the decider reads the reason of the cancel request that follows it
-
-__all__ = ["READS", "Inbox", "InboxReader", "cancel", "canceled_error", "command", "find_any_run", "find_run", "post",
-           "signal"]
+from .._errors import EngineError, PipelineError
 
 log = logging.getLogger("pipeflow.control")
 
@@ -139,6 +128,10 @@ def cancel(swf: Any, domain: str, run: str | dict[str, str], reason: str | None 
     CANCELED; workers kill the processes running its tasks. `reason` goes into the close's
     details (sent first as the signal `pipeflow.cancel`: a cancel request carries no text).
     """
+    from ..decider import (
+        CANCEL_SIGNAL,  # the decider reads the reason of the cancel request that follows it
+    )
+
     execution = find_run(swf, domain, run)
     if reason:
         swf.signal_workflow_execution(domain=domain, workflowId=execution["workflowId"], runId=execution["runId"],
@@ -169,190 +162,6 @@ def _check_name(name: str) -> None:
         raise PipelineError(f"signal names starting with 'pipeflow.' are pipeflow's own; choose another than {name!r}")
 
 
-def canceled_error(event: dict[str, Any], run_id: str | None) -> RunCanceled:
-    """The RunCanceled a WorkflowExecutionCanceled event stands for, with the reason when one was given."""
-    details = (event.get("workflowExecutionCanceledEventAttributes") or {}).get("details")
-    from ._wire import load_json
-
-    reason = None
-    try:
-        doc = load_json(details, "the close details") if details else None
-        if isinstance(doc, dict) and isinstance(doc.get("reason"), str) and doc["reason"]:
-            reason = doc["reason"]
-    except ValueError:
-        reason = details
-    name = f"run {run_id}" if run_id else "the run"
-    return RunCanceled(f"{name} was canceled" + (f": {reason}" if reason else ""), run_id=run_id, status="CANCELED")
-
-
-# -- the embedded backend: requests to the `pipeflow run` that holds the engine --------------------
-
-
-class Inbox:
-    """Requests left in a directory by `pipeflow cancel/signal`, carried out by the process holding the engine."""
-
-    def __init__(self, directory: Path, swf: Any, domain: str) -> None:
-        self.directory = directory
-        self.swf = swf
-        self.domain = domain
-        self._next = 0.0
-
-    def wrap(self, check: Callable[[], None]) -> Callable[[], None]:
-        """`check`, then the inbox served at most every SERVE_EVERY seconds (for `_run.wait`'s loop)."""
-
-        def checked() -> None:
-            check()
-            now = time.monotonic()
-            if now >= self._next:
-                self._next = now + SERVE_EVERY
-                self.serve()
-
-        return checked
-
-    def serve(self) -> None:
-        """Carry out the waiting requests and write their answers."""
-        from ._wire import load_json
-
-        try:
-            names = sorted(p for p in os.listdir(self.directory) if p.endswith(".json"))
-        except OSError:
-            return  # no inbox yet: nobody asked
-        for name in names:
-            path = self.directory / name
-            try:
-                request = load_json(path.read_text(encoding="utf-8"), "the request")
-                path.unlink()
-            except (OSError, ValueError):
-                continue  # taken by another server, or half-written: the writer renames whole files
-            if not isinstance(request, dict):
-                continue
-            answer = self._carry_out(request)
-            _write(self.directory / (name[: -len(".json")] + ".answer"), answer)
-
-    def _carry_out(self, request: dict[str, Any]) -> dict[str, Any]:
-        from ._aws import error_code
-
-        try:
-            if request.get("op") == "cancel":
-                execution = cancel(self.swf, self.domain, request["run"], request.get("reason"))
-            elif request.get("op") == "signal":
-                execution = find_run(self.swf, self.domain, request["run"])
-                self.swf.signal_workflow_execution(domain=self.domain, workflowId=execution["workflowId"],
-                                                   runId=execution["runId"], signalName=request["name"],
-                                                   input=request["input"])
-            elif request.get("op") == "read" and request.get("operation") in READS:
-                method = getattr(self.swf, READS[request["operation"]])
-                return {"response": _jsonable(method(**_unjson(request.get("params") or {})))}
-            else:
-                return {"error": f"unknown request {request.get('op')!r}"}
-        except Exception as exc:  # answered to the command, which reports it
-            return {"error": str(exc), "code": error_code(exc)}
-        return {"execution": execution}
-
-
-def post(directory: Path, request: dict[str, Any], timeout: float = ANSWER_WAIT) -> dict[str, str]:
-    """Leave a request for the process holding the embedded engine; wait for its answer.
-
-    Raises EngineError when it fails or no process answers within `timeout` seconds.
-    """
-    return dict(_exchange(directory, request, timeout)["execution"])
-
-
-class HolderGone(EngineError):
-    """The engine's state is no longer held: nobody will answer; open it directly."""
-
-
-def _exchange(directory: Path, request: dict[str, Any], timeout: float,
-              held: Callable[[], bool] | None = None) -> dict[str, Any]:
-    """The holder's answer to `request`; with `held`, HolderGone once the state is free and the request untaken."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = uuid.uuid4().hex
-    request_path, answer_path = directory / f"{key}.json", directory / f"{key}.answer"
-    _write(request_path, request)
-    deadline = look = time.monotonic() + timeout
-    if held is not None:
-        look = time.monotonic() + 1.0  # then once a second: is the state still held?
-    while not answer_path.exists():
-        now = time.monotonic()
-        gone = False
-        if now >= look:
-            look = now + 1.0
-            gone = request_path.exists() and held is not None and not held()
-        if now > deadline or gone:
-            try:
-                request_path.unlink()
-            except OSError:  # taken at the last moment
-                if gone:
-                    continue  # its answer is on its way
-            if gone:
-                raise HolderGone("the process holding the embedded engine's state has let it go")
-            raise EngineError(f"the embedded engine's state is held by another process, which did not answer "
-                              f"within {timeout:.0f}s (a `pipeflow run` of an older pipeflow, or `pipeflow gc`?)")
-        time.sleep(0.02)
-    answer: dict[str, Any] = json.loads(answer_path.read_text(encoding="utf-8"), object_hook=_from_json)
-    answer_path.unlink()
-    if "error" in answer:
-        raise EngineError(answer["error"], code=answer.get("code"))
-    return answer
-
-
-class InboxReader:
-    """A read-only, boto3-shaped SWF client answered by the process holding the embedded engine.
-
-    Its methods are those of `READS`; each call is a request in the inbox. `held` (see
-    `_exchange`) lets a call notice that the holder let the state go (HolderGone).
-    """
-
-    def __init__(self, directory: Path, timeout: float = ANSWER_WAIT, held: Callable[[], bool] | None = None) -> None:
-        self.directory = directory
-        self.timeout = timeout
-        self.held = held
-
-    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """SWF `operation` (one of READS) with boto3's params: the holder's response, timestamps as datetimes."""
-        request = {"op": "read", "operation": operation, "params": _jsonable(params)}
-        return dict(_exchange(self.directory, request, self.timeout, self.held)["response"])
-
-    def list_open_workflow_executions(self, **params: Any) -> dict[str, Any]:
-        return self.call("ListOpenWorkflowExecutions", params)
-
-    def list_closed_workflow_executions(self, **params: Any) -> dict[str, Any]:
-        return self.call("ListClosedWorkflowExecutions", params)
-
-    def describe_workflow_execution(self, **params: Any) -> dict[str, Any]:
-        return self.call("DescribeWorkflowExecution", params)
-
-    def get_workflow_execution_history(self, **params: Any) -> dict[str, Any]:
-        return self.call("GetWorkflowExecutionHistory", params)
-
-
-def _jsonable(value: Any) -> Any:
-    """`value` with its datetimes as `{"$datetime": iso}` (JSON cannot carry them)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return {"$datetime": value.isoformat()}
-    return value
-
-
-def _from_json(doc: dict[str, Any]) -> Any:
-    if len(doc) == 1 and isinstance(doc.get("$datetime"), str):
-        return datetime.fromisoformat(doc["$datetime"])
-    return doc
-
-
-def _unjson(value: Any) -> Any:
-    """The params of a read request with their datetimes back (for a request read with plain json.loads)."""
-    return json.loads(json.dumps(value), object_hook=_from_json)
-
-
-def _write(path: Path, doc: dict[str, Any]) -> None:
-    """Write a whole file at once: a reader never sees it half-written."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(doc), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # -- the commands ----------------------------------------------------------------------------------
@@ -364,15 +173,15 @@ def command(op: str, run: str, *, backend: str, domain: str | None, endpoint_url
     if op == "signal":
         _check_name(name)
     if backend == "swf":
-        from ._aws import swf_client
-        from ._run_swf import _service_errors
+        from ..endpoint import service_errors, swf_client
 
         assert domain is not None
-        with _service_errors(domain):
+        with service_errors(domain):
             swf = swf_client(endpoint_url=endpoint_url, region=region)
             return _do(swf, domain, op, run, reason, name, value)
-    from ._run import DOMAIN, STATE_DB
-    from .engine import Engine
+    from ..engine import Engine
+    from ._embedded import STATE_DB
+    from ._executions import DOMAIN
 
     if not STATE_DB.is_file():
         raise EngineError(f"no run was started here: no engine state at {STATE_DB} (run the command where "
@@ -386,9 +195,11 @@ def command(op: str, run: str, *, backend: str, domain: str | None, endpoint_url
             request["reason"] = reason
         else:
             request.update(name=name, input=converters.dumps(value, what=f"the value of signal {name!r}"))
+        from ._inbox import post  # the inbox builds on this module
+
         return post(STATE_DB.parent / "control", request)
     with engine:
-        from ._run import adopt, close_canceled
+        from ._embedded import adopt, close_canceled
 
         adopt(engine)  # no process holds the state: what its last holder started is lost
         if op == "cancel":

@@ -12,19 +12,17 @@ import json
 from typing import Any
 
 import converters
-from converters._pandas import is_pandas
 
-from . import _wire
+from .. import wire
 
-__all__ = ["preview_result"]
 
 
 def preview_result(text: str, store: str | None, rows: int) -> Any:
     """A completed run's result (`text`, as CompleteWorkflowExecution gave it) with at most `rows` of each frame."""
     if rows < 0:
         raise ValueError(f"preview={rows}: give a number of rows, 0 or more")
-    if text.startswith(_wire.TREE_PREFIX):
-        return _tree(_wire.parse_tree(text[len(_wire.TREE_PREFIX):], "the result tree"), store, rows)
+    if text.startswith(wire.TREE_PREFIX):
+        return _tree(wire.parse_tree(text[len(wire.TREE_PREFIX):], "the result tree"), store, rows)
     return _envelope(text, store, rows)
 
 
@@ -35,7 +33,7 @@ def _tree(tree: Any, store: str | None, rows: int) -> Any:
         return [_tree(member, store, rows) for member in tree[:rows]]
     if "offloaded" in tree:
         return _tree(converters.loads(tree["offloaded"], store=store), store, rows)
-    return _wire.decode_tree(tree, store)  # a failed member of a group: its error
+    return wire.decode_tree(tree, store)  # a failed member of a group: its error
 
 
 def _envelope(text: str, store: str | None, rows: int) -> Any:
@@ -44,6 +42,8 @@ def _envelope(text: str, store: str | None, rows: int) -> Any:
         if ref.codec == "pandas":
             return _parquet_head(ref, store, rows)
     value = converters.loads(text, store=store)
+    from converters._pandas import is_pandas  # converters imports pipeflow: not at import
+
     if is_pandas(value):
         return value.head(rows)
     return value[:rows] if isinstance(value, list) else value

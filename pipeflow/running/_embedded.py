@@ -11,9 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import signal
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,17 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "Interrupted", "RunOutcome", "adopt", "close_canceled", "default_store", "own_task_list", "register", "result_json", "run", "run_file", "serve_decider", "serve_worker", "session_list", "start",
-    "task_lists", "interrupted_run", "wait", "wait_closed", "wait_here",
-]
+from ._executions import DOMAIN, _progress, register, start, task_lists, wait
 
 log = logging.getLogger("pipeflow.run")
 
 STATE_DIR = Path(".pipeflow")
 STATE_DB = STATE_DIR / "state.sqlite"
 PAYLOADS = STATE_DIR / "payloads"
-DOMAIN = "pipeflow"
 
 
 class _Default:
@@ -74,7 +68,7 @@ def own_task_list(definition: Any, task_list: str | None = None) -> Any:
     Runs of one embedded state share its engine; on a shared list a run would work the tasks of
     another (an interrupted one) that nobody asked it to.
     """
-    from ._pipeline import Pipeline
+    from .._pipeline import Pipeline
 
     name = task_list or session_list(definition, uuid.uuid4().hex[:12])
     if name == definition.task_list:
@@ -103,7 +97,7 @@ def adopt(engine: Any, domain: str = DOMAIN) -> int:
     started before this process opened it was started by a process that is gone. The reason
     marks them handed back, so the decider schedules them again without spending a retry.
     """
-    from ._wire import HANDBACK
+    from ..wire import HANDBACK
 
     message = "lost: the process running it is gone (it was killed or interrupted)"
     details = json.dumps({"type": "Lost", "message": message, "traceback": None})
@@ -159,7 +153,7 @@ def run_embedded(
 
     `attr` is the attribute a bare canvas was loaded from: it names the workflow type.
     """
-    from ._pipeline import as_pipeline
+    from .._pipeline import as_pipeline
 
     definition = as_pipeline(pipeline, attr=attr)
     if db is not None:  # a state other processes' runs share
@@ -199,7 +193,7 @@ def wait_here(embedded: _Embedded, workflow_id: str, run_id: str, root: str | No
     reporter = _progress(swf, workflow_id, run_id) if progress else None
     check = embedded.check
     if db is not None:
-        from ._control import Inbox
+        from ._inbox import Inbox
 
         check = Inbox(Path(db).parent / "control", swf, DOMAIN).wrap(check)
     try:
@@ -246,10 +240,10 @@ class _Embedded:
 
 @contextmanager
 def _embedded(definition: Any, *, store: str | None, workers: int | None, db: str | None) -> Iterator[_Embedded]:
-    from ._loader import tasks_of
-    from .decider import DeciderLoop
-    from .engine import Engine
-    from .worker import Registry, Worker
+    from .._loader import tasks_of
+    from ..decider import DeciderLoop
+    from ..engine import Engine
+    from ..worker import Registry, Worker
 
     registry = Registry.from_tasks(tasks_of(definition))
     # A task with its own task_list is scheduled there: one worker per list.
@@ -298,247 +292,8 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
         worker_log.setLevel(level)
 
 
-def task_lists(definition: Any, registry: Any) -> list[str]:
-    """The activity task lists of a pipeline: its own, then those its tasks name (`task_list=`)."""
-    return [definition.task_list] + sorted(
-        {definition.activity_list(t) for t in registry.tasks.values() if t.task_list} - {definition.task_list}
-    )
-
-
-def register(swf: Any, domain: str, definition: Any) -> None:
-    """Register the domain (if new), the pipeline's workflow type and its activity types."""
-    from ._pipeline import register as register_types
-
-    register_types(swf, domain, definition)
-
-
-def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | None) -> tuple[str, str]:
-    """Start one execution of the pipeline; returns (workflow id, run id)."""
-    from ._pipeline import start_execution
-
-    workflow_id = f"{definition.name[:243]}-{uuid.uuid4().hex[:12]}"  # SWF: at most 256 characters
-    run_id = start_execution(swf, domain, definition, workflow_id, input, store=store)
-    return workflow_id, run_id
-
-
-def wait(
-    swf: Any, domain: str, workflow_id: str, run_id: str, store: str | None, *, check: Any = None,
-    max_delay: float = 0.05,
-) -> Any:
-    """Wait for an execution to close; return its decoded result or raise its failure."""
-    from . import _wire
-
-    execution = {"workflowId": workflow_id, "runId": run_id}
-    wait_closed(swf, domain, execution, check=check, max_delay=max_delay)
-    page = swf.get_workflow_execution_history(
-        domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
-    )
-    return _wire.decode_close_event(page["events"][0], run_id=run_id, store=store)
-
-
-def wait_closed(
-    swf: Any, domain: str, execution: dict[str, str], *, check: Any = None, max_delay: float = 0.05,
-    timeout: float | None = None,
-) -> dict[str, Any] | None:
-    """Wait for an execution to close; its executionInfo, or None when `timeout` seconds pass first."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    delay = 0.002
-    while True:
-        if check is not None:
-            check()
-        info: dict[str, Any] = swf.describe_workflow_execution(domain=domain, execution=execution)["executionInfo"]
-        if info["executionStatus"] == "CLOSED":
-            return info
-        if deadline is not None and time.monotonic() >= deadline:
-            return None
-        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
-        delay = min(delay * 1.5, max_delay)
-
-
-def _progress(swf: Any, workflow_id: str, run_id: str, domain: str = DOMAIN) -> Any:
-    from ._progress import ProgressLine
-
-    return ProgressLine(swf, domain, {"workflowId": workflow_id, "runId": run_id}).start()
-
-
-def result_json(value: Any) -> str:
-    """A result as JSON for stdout: DataFrames as lists of records, other objects as their str()."""
-    return json.dumps(value, default=_jsonable, ensure_ascii=False)
-
-
-def _jsonable(value: Any) -> Any:
-    module = type(value).__module__
-    if module.startswith("pandas"):
-        if hasattr(value, "to_json"):
-            orient = "records" if hasattr(value, "columns") else "split"
-            return json.loads(value.to_json(orient=orient, date_format="iso"))
-    if module.startswith("numpy") and hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-# -- long-running commands against an SWF endpoint ---------------------------------
-
-
-def _swf_client(endpoint_url: str | None, region: str | None) -> Any:
-    from ._aws import swf_client
-
-    return swf_client(endpoint_url=endpoint_url, region=region)
-
-
-# How long a stopping process waits for a poll in flight: what the poll brings is handed back
-# (worker) or answered (decider) rather than left to time out. SWF holds a poll up to 60 s.
-POLL_WAIT = 65.0
-DEFAULT_GRACE = 60.0  # seconds a stopping worker lets its running tasks finish
-
-
-@contextmanager
-def _until_signalled() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM; a second signal raises KeyboardInterrupt (exit 130)."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()  # the waiting thread logs what it waits for (logging in a handler can deadlock)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def _join(loops: list[_Loop], deadline: float | None = None) -> None:
-    """Wait for the loops to end (or the deadline to pass), waking often enough to see a signal."""
-    while any(loop.is_alive() for loop in loops):
-        if deadline is not None and time.monotonic() >= deadline:
-            return
-        for loop in loops:
-            loop.join(timeout=0.2)
-
-
-def _raise_error(loops: list[_Loop]) -> None:
-    for loop in loops:
-        if loop.error is not None:
-            raise loop.error
-
-
-def serve_worker(
-    targets: list[str],
-    *,
-    domain: str,
-    task_list: str | None,
-    processes: int | None,
-    endpoint_url: str | None,
-    region: str | None,
-    store: str | None,
-    grace: float = DEFAULT_GRACE,
-    poll_wait: float = POLL_WAIT,
-    pollers: int = 1,
-) -> None:
-    """`pipeflow worker`: run the tasks of the given files against an SWF endpoint until signalled.
-
-    `store` is the worker's store (default ./.pipeflow/payloads here): its runs' stores must lie
-    under it, and it offloads the large values of runs started without one.
-
-    On SIGTERM or SIGINT no new poll starts; tasks not started are handed back at once (the
-    decider schedules them again without spending a retry), as is whatever a poll in flight
-    brings; running tasks finish and are reported, or after `grace` seconds are killed and
-    handed back. A second signal exits at once.
-    """
-    import os
-
-    from ._loader import load_targets, tasks_of
-    from .worker import Registry, Worker
-
-    loaded = [item for target in targets for item in load_targets(target)]
-    registry = Registry.from_tasks(task for item in loaded for task in tasks_of(item.target))
-    store = default_store(store)
-    swf = _swf_client(endpoint_url, region)
-    # A task with its own task_list is scheduled there, the others on their pipeline's list.
-    lists = {task_list} if task_list else (
-        {_definition(item).task_list for item in loaded} | {t.task_list for t in registry.tasks.values() if t.task_list}
-    )
-    with _until_signalled() as stop:
-        workers = [Worker(swf, domain, name, registry, processes=processes, store=store, pollers=pollers) for name in sorted(lists)]
-        loops = [
-            _Loop(f"pipeflow-worker-{w.task_list}", functools.partial(w.run, drain_timeout=grace, poll_wait=poll_wait),
-                  stop)
-            for w in workers
-        ]
-        try:
-            for loop in loops:
-                loop.start()
-            while not stop.wait(0.2):
-                pass
-            if not any(loop.error for loop in loops):
-                held, polls = (sum(counts) for counts in zip(*(w.waiting_for() for w in workers)))
-                log.warning(
-                    "stopping (signal again to exit now): waiting for %d task(s) in hand (up to %gs, then handed "
-                    "back) and %d poll(s) in flight (up to %gs); tasks not started are handed back",
-                    held, grace, polls, poll_wait,
-                )
-            _join(loops)
-        except KeyboardInterrupt:
-            # The second signal: leave now. Kill the pools' processes (they ignore SIGTERM, which
-            # would hang multiprocessing's exit); the tasks they held time out on SWF's side.
-            for pid in (pid for w in workers for pid in w.pids):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            raise
-        _raise_error(loops)
-
-
-def serve_decider(
-    targets: list[str], *, domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
-    poll_wait: float = POLL_WAIT, pollers: int = 1, store: str | None = None,
-) -> None:
-    """`pipeflow decider`: decide the executions of the given pipelines until signalled.
-
-    `store` is the decider's store (default ./.pipeflow/payloads here): a run naming a store
-    that does not lie under it fails, saying so.
-
-    On SIGTERM or SIGINT it finishes the decision task in hand and answers what its poll in
-    flight brings (up to `poll_wait` seconds), then returns. A second signal exits at once.
-    """
-    from ._loader import load_targets
-
-    # The files first: a mistake in them is the likeliest error and the one to report.
-    definitions = [_definition(item) for target in targets for item in load_targets(target)]
-    from .decider import DeciderLoop
-
-    store = default_store(store)
-    swf = _swf_client(endpoint_url, region)
-    lists = {task_list} if task_list else {d.task_list for d in definitions}
-    with _until_signalled() as stop:
-        loops = [_Loop(f"pipeflow-decider-{name}",
-                       functools.partial(DeciderLoop(swf, domain, name, definitions, store=store).run,
-                                         pollers=pollers), stop)
-                 for name in sorted(lists)]
-        for loop in loops:
-            loop.start()
-        while not stop.wait(0.2):
-            pass
-        if not any(loop.error for loop in loops):
-            log.warning("stopping (signal again to exit now): answering the decision task in hand and what "
-                        "the poll in flight brings (up to %gs)", poll_wait)
-        # A decision task left unanswered would wait for its timeout before another decider got it.
-        _join(loops, deadline=time.monotonic() + poll_wait)
-        _raise_error(loops)
-
-
 def _definition(loaded: Any) -> Any:
     """The Pipeline of a loaded target (a bare canvas is named after its file and attribute)."""
-    from ._pipeline import as_pipeline
+    from .._pipeline import as_pipeline
 
     return as_pipeline(loaded.target, attr=loaded.attr)

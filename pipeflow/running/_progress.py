@@ -12,8 +12,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-__all__ = ["ProgressLine", "StepCounts"]
-
 INTERVAL = 0.2  # seconds between looks at the history
 
 
@@ -57,13 +55,13 @@ class StepCounts:
                 self.failed += 1
 
     def _marker(self, attributes: dict[str, Any]) -> None:
-        from . import _wire
-        from .decider._markers import PROGRESS
+        from .. import wire
+        from ..decider import PROGRESS
 
         if attributes.get("markerName") != PROGRESS:
             return
         try:
-            doc = _wire.load_json(attributes.get("details") or "", "a progress marker")
+            doc = wire.load_json(attributes.get("details") or "", "a progress marker")
             self.marker = (int(doc["done"]), int(doc["total"]))
         except (ValueError, KeyError, TypeError):
             pass  # not ours: the counts stand

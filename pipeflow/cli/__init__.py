@@ -1,0 +1,10 @@
+"""The `pipeflow` command line: thin click commands over the library; exit codes decided in one place (`_exit.main`)."""
+
+from . import _run, _runs  # noqa: F401  (their commands join the group on import)
+from ._exit import main
+from ._group import cli
+
+__all__ = [
+    "cli",
+    "main",
+]

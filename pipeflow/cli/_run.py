@@ -1,0 +1,221 @@
+"""`pipeflow server`, `run`, `worker`, `decider`: the commands that start an engine or run pipelines."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ._exit import EXIT_INTERRUPTED, EXIT_USAGE, _error
+from ._group import cli
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", default=5005, show_default=True, type=int, help="TCP port (0 picks a free one).")
+@click.option("--db", type=click.Path(dir_okay=False), default=None, help="SQLite file for durable state (default: in memory).")
+@click.option("--poll-timeout", type=click.FloatRange(min=0.1, max=60.0), default=60.0, hidden=True,
+              help="Seconds a long poll waits for a task (SWF: 60); shorter for tests.")
+@click.option("--no-auth", is_flag=True,
+              help="Accept unsigned requests (loopback --host only). By default requests must be SigV4-signed "
+                   "with this environment's AWS credentials, or with a generated key pair when there are none.")
+@click.option("--recover", is_flag=True,
+              help="The --db file failed its checks at open: set it aside (kept, never deleted), start from "
+                   "the part that verifies and report what was dropped.")
+def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool, recover: bool) -> None:
+    """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
+    from ..engine._auth import is_loopback  # not in engine.__all__ yet (being edited)
+
+    if recover and db is None:
+        raise click.UsageError("--recover needs --db: it recovers that file")
+
+    if no_auth and not is_loopback(host):
+        _error(f"--no-auth is for loopback only: serving {host} lets other machines in; "
+               "drop --no-auth (clients sign with your AWS credentials) or bind 127.0.0.1")
+        sys.exit(EXIT_USAGE)
+    # the server uses botocore only to read SWF's model: its debug lines would bury the request log (-vv)
+    logging.getLogger("botocore").setLevel(max(logging.getLogger().level, logging.INFO))
+    from ..engine import serve
+    from ..engine._http import ENVIRONMENT  # not in engine.__all__ yet (being edited)
+
+    serve(host=host, port=port, db=db, poll_timeout=poll_timeout, auth=None if no_auth else ENVIRONMENT,
+          recover=recover)
+
+
+def _parse_input(input_json: str | None, input_file: str | None) -> Any:
+    """The pipeline input from --input or --input-file, as a JSON value (None when absent)."""
+    import json
+
+    if input_json is not None and input_file is not None:
+        raise click.UsageError("give the input with --input or --input-file, not both")
+    if input_file is not None:
+        source = f"the input file {input_file}"
+        with click.open_file(input_file, encoding="utf-8") as fh:
+            text = fh.read()
+    elif input_json is not None:
+        source, text = "--input", input_json
+    else:
+        return None
+    from ..wire import load_json
+
+    try:
+        return load_json(text, source)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(
+            f"{source} is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "quote strings, e.g. --input '\"some text\"' or --input '[1, 2, 3]'",
+            param_hint="--input" if input_file is None else "--input-file",
+        ) from None
+    except ValueError as exc:  # nested past the limit
+        raise click.BadParameter(str(exc), param_hint="--input" if input_file is None else "--input-file") from None
+
+
+def _store_uri(store: str | None, s3_bucket: str | None) -> str | None:
+    if store and s3_bucket:
+        raise click.UsageError("give --store or --s3-bucket, not both")
+    if s3_bucket:
+        return f"s3://{s3_bucket.removeprefix('s3://').strip('/')}"
+    return store or None
+
+
+def _local_payloads() -> str:
+    """./.pipeflow/payloads, created, as an absolute path."""
+    from ..running import PAYLOADS
+
+    PAYLOADS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return str(PAYLOADS.resolve())
+
+
+@cli.command()
+@click.argument("target", metavar="FILE[:ATTR]")
+@click.option("--input", "input_json", metavar="JSON", help="The pipeline's input, as JSON.")
+@click.option("--input-file", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Read the input (JSON) from a file, '-' for stdin.")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="Where large values go: s3://bucket/prefix or a directory. [default: ./.pipeflow/payloads]")
+@click.option("--s3-bucket", metavar="BUCKET[/PREFIX]", help="Shorthand for --store s3://BUCKET/PREFIX.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
+@click.option("--backend", type=click.Choice(["embedded", "swf"]), default="embedded", show_default=True,
+              help="Where the run executes.")
+@click.option("--domain", help="SWF domain (--backend swf; registered if new).")
+@click.option("--region", help="AWS region (--backend swf) [default: AWS_REGION, the profile's].")
+@click.option("--endpoint-url", help="SWF endpoint (--backend swf) [default: AWS_ENDPOINT_URL_SWF, Amazon's].")
+@click.option("--no-local-workers", is_flag=True,
+              help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+@click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
+def run(
+    target: str,
+    input_json: str | None,
+    input_file: str | None,
+    store: str | None,
+    s3_bucket: str | None,
+    workers: int | None,
+    backend: str,
+    domain: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    no_local_workers: bool,
+    as_json: bool,
+    no_progress: bool,
+) -> None:
+    """Run the pipeline FILE[:ATTR] (ATTR defaults to `pipeline`) and print its result as JSON."""
+    from .._loader import load_pipeline
+    from ..running import result_json, run_file
+
+    if backend == "swf" and not domain:
+        raise click.UsageError("--backend swf needs --domain D (the SWF domain to run in; registered if new)")
+    if backend == "embedded" and (domain or region or endpoint_url or no_local_workers):
+        raise click.UsageError("--domain, --region, --endpoint-url and --no-local-workers go with --backend swf")
+    value = _parse_input(input_json, input_file)
+    loaded = load_pipeline(target)
+    store_uri = _store_uri(store, s3_bucket)
+    if backend == "swf":
+        from ..running import run_swf
+
+        assert domain is not None
+        # Local workers can share ./.pipeflow/payloads; workers elsewhere could not read it.
+        outcome = run_swf(
+            loaded, value, domain=domain, endpoint_url=endpoint_url, region=region,
+            store=store_uri if store_uri or no_local_workers else _local_payloads(),
+            workers=workers, local_workers=not no_local_workers, progress=not no_progress,
+        )
+    else:
+        from ..running import Interrupted
+
+        try:
+            outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
+        except Interrupted as exc:  # the run stays open here: say how to continue it
+            click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    if as_json:
+        click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
+                                "status": "COMPLETED", "result": outcome.result}))
+    else:
+        click.echo(result_json(outcome.result))
+
+
+@cli.command()
+@click.argument("targets", metavar="FILE[:ATTR]...", nargs=-1, required=True)
+@click.option("--domain", required=True, help="SWF domain.")
+@click.option("--task-list", default=None, help="Activity task list [default: the pipelines' task list].")
+@click.option("--processes", type=click.IntRange(min=1), default=None, help="Worker processes [default: CPU count].")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="The worker's store: runs whose store lies elsewhere are refused; large results of runs "
+                   "started without one go here. [default: ./.pipeflow/payloads]")
+@click.option("--grace", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
+              help="On SIGTERM, how long running tasks may finish before they are killed and handed back.")
+@click.option("--pollers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Polls kept open at once; more cut the wait for a task on servers that look for one only "
+                   "when a poll starts (moto).")
+def worker(
+    targets: tuple[str, ...],
+    domain: str,
+    task_list: str | None,
+    processes: int | None,
+    endpoint_url: str | None,
+    region: str | None,
+    store: str | None,
+    grace: float,
+    pollers: int,
+) -> None:
+    """Run the tasks of the given pipeline files until interrupted.
+
+    On SIGTERM or Ctrl-C: tasks not started are handed back at once (scheduled again, no retry
+    spent), running ones finish (up to --grace seconds), then it exits 0; a second signal exits now.
+    """
+    from ..running import serve_worker
+
+    serve_worker(list(targets), domain=domain, task_list=task_list, processes=processes,
+                 endpoint_url=endpoint_url, region=region, store=store, grace=grace, pollers=pollers)
+
+
+@cli.command()
+@click.argument("targets", metavar="FILE[:ATTR]...", nargs=-1, required=True)
+@click.option("--domain", required=True, help="SWF domain.")
+@click.option("--task-list", default=None, help="Decision task list [default: the pipelines' task list].")
+@click.option("--endpoint-url", envvar="AWS_ENDPOINT_URL_SWF", help="SWF endpoint, e.g. a `pipeflow server`.")
+@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="AWS region.")
+@click.option("--pollers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Polls kept open at once; more cut the wait for a task on servers that look for one only "
+                   "when a poll starts (moto).")
+@click.option("--store", envvar="PIPEFLOW_STORE", metavar="URI",
+              help="The decider's store: a run whose store lies elsewhere fails, saying so. "
+                   "[default: ./.pipeflow/payloads]")
+def decider(
+    targets: tuple[str, ...], domain: str, task_list: str | None, endpoint_url: str | None, region: str | None,
+    pollers: int, store: str | None,
+) -> None:
+    """Decide the executions of the given pipelines until interrupted.
+
+    On SIGTERM or Ctrl-C it answers the decision task in hand and what its poll in flight brings,
+    then exits 0; a second signal exits now.
+    """
+    from ..running import serve_decider
+
+    serve_decider(list(targets), domain=domain, task_list=task_list, endpoint_url=endpoint_url, region=region,
+                  pollers=pollers, store=store)

@@ -1,0 +1,30 @@
+"""Looking at runs: `Client` and `Run` for Python, the frames and timeline of a run, result previews,
+and the reads and tables behind `pipeflow runs/status/tasks/history/result`.
+"""
+
+from ._client import Client
+from ._history import history_frame, progress_of
+from ._preview import preview_result
+from ._reader import Reader, list_runs, open_reader
+from ._run import Run
+from ._tables import show, table
+from ._tasks import HISTORY_COLUMNS, STATUSES, TASK_COLUMNS, tasks_frame
+from ._timeline import timeline
+
+__all__ = [
+    "HISTORY_COLUMNS",
+    "STATUSES",
+    "TASK_COLUMNS",
+    "Client",
+    "Reader",
+    "Run",
+    "history_frame",
+    "list_runs",
+    "open_reader",
+    "preview_result",
+    "progress_of",
+    "show",
+    "table",
+    "tasks_frame",
+    "timeline",
+]

@@ -1,0 +1,34 @@
+"""Reaching an SWF endpoint: boto3 clients configured once, botocore's errors read and translated, outages ridden out.
+
+The one place that knows botocore; the decider and worker loops, the runners and the clients call it.
+"""
+
+from ._aws import (
+    READ_TIMEOUT,
+    client_config,
+    error_code,
+    is_gone,
+    is_transient,
+    loop_client,
+    raise_engine_error,
+    s3_client,
+    service_errors,
+    swf_client,
+)
+from ._polling import MAX_HOLD, Outage, PollSpacer
+
+__all__ = [
+    "MAX_HOLD",
+    "READ_TIMEOUT",
+    "Outage",
+    "PollSpacer",
+    "client_config",
+    "error_code",
+    "is_gone",
+    "is_transient",
+    "loop_client",
+    "raise_engine_error",
+    "s3_client",
+    "service_errors",
+    "swf_client",
+]
