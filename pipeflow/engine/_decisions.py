@@ -9,6 +9,7 @@ from ._faults import SWFFault
 from ._model import service_model
 from ._state import State, seconds
 from ._tasklist import TaskQueue
+from ._validate import failure, refusal
 
 __all__ = ["complete_decision_task", "validate_decisions"]
 
@@ -43,13 +44,23 @@ _NEEDS_ATTRS = _needs_attributes()
 
 
 def validate_decisions(decisions: list[dict[str, Any]]) -> None:
-    """Refuse a malformed list before anything is applied (ValidationException)."""
-    for i, d in enumerate(decisions):
+    """Refuse a malformed list whole, before anything is recorded (ValidationException).
+
+    The model's constraints were checked on the way in; these are SWF's rules across members.
+    """
+    errors = []
+    for i, d in enumerate(decisions, 1):
         t = d["decisionType"]
-        if t in _NEEDS_ATTRS and _attr_name(t) not in d:
-            raise SWFFault("ValidationException", f"decisions[{i}]: {t} needs {_attr_name(t)}")
-        if t in CLOSE and i != len(decisions) - 1:
-            raise SWFFault("ValidationException", f"decisions[{i}]: {t} must be the last decision")
+        where = f"decisions.{i}.member"
+        if t not in _APPLY and t not in CLOSE:  # only reached by a caller that skipped the model's checks
+            errors.append(failure(t, f"{where}.decisionType", "Member must satisfy enum value set: "
+                                  f"[{', '.join(service_model().shape_for('DecisionType').enum)}]"))
+        elif t in _NEEDS_ATTRS and _attr_name(t) not in d:
+            errors.append(failure(None, f"{where}.{_attr_name(t)}", f"Member must not be null for a {t} decision"))
+        elif t in CLOSE and i != len(decisions):
+            errors.append(failure(t, f"{where}.decisionType", "Member must be the last decision of the list"))
+    if errors:
+        raise refusal(errors)
 
 
 def complete_decision_task(state: State, ex: Execution, p: dict[str, Any], now: float) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 
 from ._client import EngineClient
 from ._faults import SWFFault
-from ._model import Limits, check_limits, operation_model, validate_params
+from ._model import Limits
 from ._operations import apply, is_logged
 from . import _snapshot as snapshot
 from ._state import State
 from ._recover import recover as recover_store
 from ._store import Store, StoreDamaged
+from ._validate import validate
 
 __all__ = ["Engine"]
 
@@ -26,6 +27,7 @@ logger = logging.getLogger("pipeflow.engine")
 
 # A restart that replays more log entries than this writes a snapshot at once.
 _SNAPSHOT_AFTER = 10_000
+DEFAULT_REGION = "us-east-1"
 _POLLS = {"PollForDecisionTask": "d", "PollForActivityTask": "a"}
 
 
@@ -33,9 +35,13 @@ class Engine:
     """An SWF-compatible engine in this process; ``db`` is a SQLite path, or None for memory."""
 
     def __init__(self, db: str | Path | None = None, poll_timeout: float = 60.0,
-                 limits: Limits = Limits(), *, recover: bool = False) -> None:
-        """`recover`: first set a damaged ``db`` aside and keep what verifies (see ``recovery``)."""
+                 limits: Limits = Limits(), *, recover: bool = False, region: str = DEFAULT_REGION) -> None:
+        """`recover`: first set a damaged ``db`` aside and keep what verifies (see ``recovery``).
+
+        `region`: the region ARNs name when a call does not say its own (a signed request does).
+        """
         self.poll_timeout = poll_timeout
+        self.region = region
         self.recovery: str | None = None  # what `recover` kept and dropped
         self._lock = threading.Lock()
         self._conds: dict[tuple[str, tuple[str, str]], threading.Condition] = {}
@@ -63,19 +69,19 @@ class Engine:
         self._timer.start()
 
     # --- public
-    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Run one SWF operation with boto3's params; return boto3's response (no ResponseMetadata)."""
-        validate_params(operation, params)
-        shape = operation_model(operation).input_shape
-        if shape is not None:
-            check_limits(params, shape)
+    def call(self, operation: str, params: dict[str, Any], *, region: str | None = None) -> dict[str, Any]:
+        """Run one SWF operation with boto3's params; return boto3's response (no ResponseMetadata).
+
+        `region`: the caller's (from its signature's scope), named in the ARNs of the answer.
+        """
+        validate(operation, params)
         kind = _POLLS.get(operation)
         if kind is not None and not params.get("nextPageToken"):
             return self._poll(operation, params, (kind, (params["domain"], params["taskList"]["name"])))
         with self._lock:
             if self._closed:
                 raise SWFFault("ServiceUnavailable", "the engine is closed")
-            return self._apply(operation, params)
+            return self._apply(operation, params, region)
 
     def internal(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one of the engine's own operations (`_FailLost`, `_CloseCanceled`): logged like SWF's, not in its API."""
@@ -167,12 +173,13 @@ class Engine:
             return
         self._unsnapped = 0
 
-    def _apply(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _apply(self, operation: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         if self._stale:
             self._rebuild()
             if self._stale:
                 raise SWFFault("ServiceUnavailable", "the engine cannot read its database; retry later")
         state = self._state
+        state.registry.region = region or self.region  # what the answer's ARNs name
         before = state.next_deadline()
         now = time.time()
         response = apply(state, operation, params, now)

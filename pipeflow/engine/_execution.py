@@ -136,7 +136,8 @@ class Execution:
             "workflowType": dict(self.workflow_type),
             "startTimestamp": to_datetime(self.start_ts),
             "executionStatus": "OPEN" if self.open else "CLOSED",
-            "cancelRequested": self.cancel_requested,
+            # As answered by real SWF for runs it closed CANCELED: cancelRequested reads false again.
+            "cancelRequested": self.cancel_requested and self.close_status != "CANCELED",
         }
         if self.close_ts is not None:
             out["closeTimestamp"] = to_datetime(self.close_ts)

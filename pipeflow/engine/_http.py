@@ -40,10 +40,10 @@ from typing import Any, Final, Self
 from .._errors import EngineError
 from ._auth import is_loopback, server_credentials
 from ._connections import Connections, DeadlineReader, Phase, Timeouts
-from ._engine import Engine
+from ._engine import DEFAULT_REGION, Engine
 from ._faults import SWFFault
 from ._protocol import CONTENT_TYPE, SupportsCall, SWFProtocol, error_body, status_of
-from ._sigv4 import Credentials, CredentialSource, Verifier, by_name
+from ._sigv4 import Credentials, CredentialSource, Verifier, by_name, scope_region
 
 __all__ = ["ENVIRONMENT", "EngineServer", "MAX_BODY", "MAX_HEAD", "MAX_REQUEST_LINE", "serve"]
 
@@ -139,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self.headers.get("X-Amz-Target", "")
         operation = self.server.protocol.operation(target)
         try:
-            body = self._body()
+            body, region = self._body()
         except SWFFault as fault:  # refused before the engine: the rest of the request may be unread
             status, answer = status_of(fault.code), error_body(fault.code, fault.message)
             self.close_connection = True
@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, answer = 500, error_body("InternalFailure", "the server failed; see its log")
             self.close_connection = True
         else:
-            status, answer = self.server.protocol.handle(operation, target, body)
+            status, answer = self.server.protocol.handle(operation, target, body, region)
         if self.server.closing:
             self.close_connection = True
         # logged before the answer goes out, so the line exists once a client has its answer
@@ -158,8 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, answer)
         self.server.connections.enter(self.connection, Phase.IDLE)
 
-    def _body(self) -> bytes:
-        """The request's body, once its signature (if required), framing and size pass."""
+    def _body(self) -> tuple[bytes, str | None]:
+        """The request's body, once its signature (if required), framing and size pass; and its region."""
         verifier = self.server.verifier
         # raw_items: the values as parsed, without the email package's per-access sanitising
         received = by_name(self.headers.raw_items()) if verifier is not None else {}
@@ -185,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
             body += chunk
         if verifier is not None and signed is not None:
             verifier.verify(signed, self.command, self.path, received, bytes(body))
-        return bytes(body)
+            return bytes(body), signed.region
+        return bytes(body), scope_region(self.headers.get("Authorization", ""))
 
     def do_GET(self) -> None:  # noqa: N802
         self.close_connection = True
@@ -356,6 +357,7 @@ def serve(
     *,
     auth: Auth | _Environment = ENVIRONMENT,
     recover: bool = False,
+    region: str = DEFAULT_REGION,
 ) -> None:
     """Serve a new engine until SIGTERM or SIGINT, then close it so its state is consistent.
 
@@ -363,12 +365,13 @@ def serve(
     `auth`: whose signatures are accepted: by default the credentials of boto3's chain here
     (or a generated pair, see `server_credentials`); None: none checked (loopback only).
     `recover`: set a damaged `db` aside first and start from what verifies (reported on stderr).
+    `region`: what ARNs name for a request whose signature does not say its region.
     """
     if auth is None and not is_loopback(host):
         raise EngineError(f"refusing to serve on {host} without authentication: only loopback hosts may")
     if isinstance(auth, _Environment):
         auth = server_credentials(db)
-    engine = Engine(db=db, poll_timeout=poll_timeout, recover=recover)
+    engine = Engine(db=db, poll_timeout=poll_timeout, recover=recover, region=region)
     if engine.recovery is not None:
         print(engine.recovery, file=sys.stderr, flush=True)
     try:

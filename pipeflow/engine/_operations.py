@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import _queries
+from . import _queries, _tags
 from ._decisions import complete_decision_task, validate_decisions
 from ._execution import Activity, Execution
 from ._faults import SWFFault
@@ -15,15 +15,20 @@ __all__ = ["MUTATIONS", "apply", "is_logged"]
 Handler = Callable[[State, dict[str, Any], float], dict[str, Any]]
 
 
+def _type_text(t: dict[str, str]) -> str:
+    return f"WorkflowType=[name={t['name']}, version={t['version']}]"
+
+
 def _start(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
     state.registry.domain(p["domain"], registered=True)
     rec = state.registry.get_type("workflow", p["domain"], p["workflowType"])
     if rec is None:
-        raise SWFFault("UnknownResourceFault", f"Unknown workflow type: {p['workflowType']}")
+        raise SWFFault("UnknownResourceFault", f"Unknown type: {_type_text(p['workflowType'])}")
     if rec["status"] != "REGISTERED":
-        raise SWFFault("TypeDeprecatedFault", f"Workflow type is deprecated: {p['workflowType']}")
+        raise SWFFault("TypeDeprecatedFault", f"Type is deprecated: {_type_text(p['workflowType'])}")
     if (p["domain"], p["workflowId"]) in state.open_runs:
-        raise SWFFault("WorkflowExecutionAlreadyStartedFault", f"Workflow already started: {p['workflowId']}")
+        raise SWFFault("WorkflowExecutionAlreadyStartedFault",
+                       f"Workflow execution already started: WorkflowExecution=[workflowId={p['workflowId']}]")
     cfg, cause = state.resolve_workflow_config(p["domain"], p)
     if cause:
         raise SWFFault("DefaultUndefinedFault", cause)
@@ -33,7 +38,9 @@ def _start(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
 
 def _signal(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
     ex = state.open_run(p["domain"], p["workflowId"], p.get("runId"))
-    attrs = {"signalName": p["signalName"]}
+    # As recorded on real SWF histories: a signal no workflow sent carries externalInitiatedEventId 0
+    # (the documentation describes the member only for a signal from another workflow).
+    attrs: dict[str, Any] = {"signalName": p["signalName"], "externalInitiatedEventId": 0}
     if "input" in p:
         attrs["input"] = p["input"]
     ex.add("WorkflowExecutionSignaled", attrs, now)
@@ -44,7 +51,8 @@ def _signal(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
 def _request_cancel(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
     ex = state.open_run(p["domain"], p["workflowId"], p.get("runId"))
     ex.cancel_requested = True
-    ex.add("WorkflowExecutionCancelRequested", {}, now)
+    # As recorded on real SWF histories: externalInitiatedEventId 0 when no workflow asked.
+    ex.add("WorkflowExecutionCancelRequested", {"externalInitiatedEventId": 0}, now)
     state.settle(ex, now)
     return {}
 
@@ -54,6 +62,7 @@ def _terminate(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
     policy = p.get("childPolicy") or ex.child_policy
     attrs: dict[str, Any] = {k: p[k] for k in ("reason", "details") if k in p}
     attrs["childPolicy"] = policy
+    attrs["cause"] = "OPERATOR_INITIATED"  # SWF's cause for TerminateWorkflowExecution (children: CHILD_POLICY_APPLIED)
     ex.add("WorkflowExecutionTerminated", attrs, now)
     state.close(ex, "TERMINATED", now, child_policy=policy)
     return {}
@@ -198,10 +207,6 @@ def _close_canceled(state: State, p: dict[str, Any], now: float) -> dict[str, An
     return {}
 
 
-def _tags_unsupported(state: State, p: dict[str, Any], now: float) -> dict[str, Any]:
-    raise SWFFault("OperationNotPermittedFault", "resource tags are not supported by the embedded engine")
-
-
 def _reg(kind: str) -> Handler:
     return lambda s, p, now: s.registry.register_type(kind, p, now)
 
@@ -237,8 +242,8 @@ MUTATIONS: dict[str, Handler] = {
     "RespondActivityTaskFailed": _activity_closer("ActivityTaskFailed", ("reason", "details")),
     "RespondActivityTaskCanceled": _activity_closer("ActivityTaskCanceled", ("details",)),
     "RecordActivityTaskHeartbeat": _heartbeat,
-    "TagResource": _tags_unsupported,
-    "UntagResource": _tags_unsupported,
+    "TagResource": lambda s, p, now: _tags.tag(s.registry, p),
+    "UntagResource": lambda s, p, now: _tags.untag(s.registry, p),
     "_Advance": _advance,
     "_FailLost": _fail_lost,  # internal: not in SWF's model, reached only through `pipeflow._adopt`
     "_CloseCanceled": _close_canceled,

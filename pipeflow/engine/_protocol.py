@@ -43,7 +43,7 @@ _Convert = Callable[[Any], Any]
 class SupportsCall(Protocol):
     """What the HTTP front needs of an engine."""
 
-    def call(self, operation: str, params: Params) -> Params: ...
+    def call(self, operation: str, params: Params, *, region: str | None = None) -> Params: ...
 
 
 def _to_datetime(value: Any) -> datetime:
@@ -127,13 +127,14 @@ class SWFProtocol:
                 return name
         return None
 
-    def handle(self, operation: str | None, target: str, body: bytes) -> tuple[int, bytes]:
-        """Answer one request: (HTTP status, JSON body)."""
+    def handle(self, operation: str | None, target: str, body: bytes,
+               region: str | None = None) -> tuple[int, bytes]:
+        """Answer one request (`region`: of its signature, if known): (HTTP status, JSON body)."""
         try:
             if operation is None:
                 raise SWFFault("UnknownOperationException", f"unknown operation {target!r}")
             params = self._decode(operation, body)
-            result = self._engine.call(operation, params)
+            result = self._engine.call(operation, params, region=region)
         except SWFFault as fault:
             return status_of(fault.code), error_body(fault.code, fault.message)
         except Exception:

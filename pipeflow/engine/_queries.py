@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from botocore.utils import parse_timestamp
 
+from . import _tags
 from ._execution import Execution, attr_key
 from ._faults import SWFFault
 from ._state import State
@@ -206,5 +207,5 @@ QUERIES: dict[str, Callable[[State, dict[str, Any], float], dict[str, Any]]] = {
     "CountClosedWorkflowExecutions": _counter(closed=True),
     "CountPendingActivityTasks": _pending("activity"),
     "CountPendingDecisionTasks": _pending("decision"),
-    "ListTagsForResource": lambda s, p, now: {"tags": []},
+    "ListTagsForResource": lambda s, p, now: _tags.list_tags(s.registry, p),
 }

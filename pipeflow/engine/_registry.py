@@ -6,6 +6,7 @@ from typing import Any
 
 from ._faults import SWFFault
 from ._model import to_datetime
+from ._tags import merged
 
 __all__ = ["Registry"]
 
@@ -24,6 +25,8 @@ def _page(items: list[dict[str, Any]], key: str, params: dict[str, Any]) -> dict
 
 class Registry:
     """Registered domains and types (pure data, no clock)."""
+
+    region = "us-east-1"  # of the request being answered, set by the engine: ARNs name it
 
     def __init__(self) -> None:
         self.domains: dict[str, dict[str, Any]] = {}
@@ -44,21 +47,24 @@ class Registry:
         self.domain(domain)
         rec = self.get_type(kind, domain, t)
         if rec is None:
-            raise SWFFault("UnknownResourceFault", f"Unknown {kind} type: {t['name']} {t['version']}")
+            raise SWFFault("UnknownResourceFault",
+                           f"Unknown type: {kind.capitalize()}Type=[name={t['name']}, version={t['version']}]")
         return rec
 
     # --- domains
     def register_domain(self, p: dict[str, Any], now: float) -> dict[str, Any]:
         if p["name"] in self.domains:
             raise SWFFault("DomainAlreadyExistsFault", p["name"])
+        tags = merged([], p.get("tags") or [])
         self.domains[p["name"]] = {
             "name": p["name"], "status": "REGISTERED", "description": p.get("description"),
-            "retention": p["workflowExecutionRetentionPeriodInDays"],
+            "retention": p["workflowExecutionRetentionPeriodInDays"], "tags": tags,
         }
         return {}
 
     def _domain_info(self, d: dict[str, Any]) -> dict[str, Any]:
-        info = {"name": d["name"], "status": d["status"], "arn": f"arn:aws:swf:local:000000000000:/domain/{d['name']}"}
+        arn = f"arn:aws:swf:{self.region}:000000000000:/domain/{d['name']}"
+        info = {"name": d["name"], "status": d["status"], "arn": arn}
         if d["description"]:
             info["description"] = d["description"]
         return info

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from ._faults import SWFFault
 
-__all__ = ["MAX_SKEW", "Credentials", "CredentialSource", "Signed", "Verifier", "by_name"]
+__all__ = ["MAX_SKEW", "Credentials", "CredentialSource", "Signed", "Verifier", "by_name", "scope_region"]
 
 SERVICE = "swf"
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -40,6 +40,7 @@ _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 _MUST_SIGN = ("host", "x-amz-date", "x-amz-target")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 _REGION = re.compile(r"[a-z0-9-]{1,64}")
+_SCOPE_REGION = re.compile(r"Credential=[^/,\s]+/[0-9]{8}/([a-z0-9-]{1,64})/")
 _DATE = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})T([0-9]{2})([0-9]{2})([0-9]{2})Z")
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
@@ -216,6 +217,12 @@ def _one(headers: dict[str, list[str]], name: str) -> str | None:
     if len(values) > 1:
         raise SWFFault("IncompleteSignatureException", f"the request has {len(values)} '{name}' headers")
     return values[0]
+
+
+def scope_region(authorization: str) -> str | None:
+    """The region an Authorization header's credential scope names, unverified (a server without auth)."""
+    match = _SCOPE_REGION.search(authorization)
+    return match.group(1) if match else None
 
 
 def _parts(text: str) -> dict[str, str]:

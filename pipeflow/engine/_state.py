@@ -13,7 +13,13 @@ from ._model import Limits
 from ._registry import Registry
 from ._tasklist import TaskQueue
 
-__all__ = ["State", "seconds"]
+__all__ = ["State", "seconds", "unknown_execution"]
+
+
+def unknown_execution(workflow_id: str, run_id: str | None) -> str:
+    """SWF's UnknownResourceFault message for an execution (no runId part when none was given)."""
+    run = f", runId={run_id}" if run_id else ""
+    return f"Unknown execution: WorkflowExecution=[workflowId={workflow_id}{run}]"
 
 
 def seconds(value: str | None) -> float | None:
@@ -190,14 +196,15 @@ class State:
             cex = self.open_runs.get((ex.domain, child.workflow_id))
             if cex is None or cex.parent is not ex:
                 continue
-            cex.parent = None  # the parent is closed: it records nothing more
+            # cex keeps its parent (SWF still shows it in executionInfo); a closed parent records nothing more.
             if policy == "TERMINATE":
                 cex.add("WorkflowExecutionTerminated", {"childPolicy": cex.child_policy,
                                                          "cause": "CHILD_POLICY_APPLIED"}, now)
                 self.close(cex, "TERMINATED", now)
             elif policy == "REQUEST_CANCEL":
                 cex.cancel_requested = True
-                cex.add("WorkflowExecutionCancelRequested", {"cause": "CHILD_POLICY_APPLIED"}, now)
+                cex.add("WorkflowExecutionCancelRequested", {"cause": "CHILD_POLICY_APPLIED",
+                                                             "externalInitiatedEventId": 0}, now)
                 self.settle(cex, now)
         ex.children.clear()
 
@@ -240,12 +247,14 @@ class State:
             attrs["tagList"] = list(ex.tags)
         if continued_from:
             attrs["continuedExecutionRunId"] = continued_from
+        # As recorded on real SWF histories: a top-level run's WorkflowExecutionStarted carries
+        # parentInitiatedEventId 0, though the documentation describes it only for a child.
+        attrs["parentInitiatedEventId"] = parent_initiated_id
         if parent is not None:
             parent_child = parent.children.get(ex.workflow_id)
             if parent_child is not None:  # a continued child: the parent follows its new run
                 parent_child.run_id = ex.run_id
             attrs["parentWorkflowExecution"] = parent.ref
-            attrs["parentInitiatedEventId"] = parent_initiated_id
         self.runs[ex.run_id] = ex
         self.open_runs[(ex.domain, ex.workflow_id)] = ex
         ex.add("WorkflowExecutionStarted", attrs, now)
@@ -286,13 +295,12 @@ class State:
         run_id = execution.get("runId")
         ex = self.runs.get(run_id) if run_id else self.open_runs.get((domain, execution["workflowId"]))
         if ex is None or ex.domain != domain or ex.workflow_id != execution["workflowId"]:
-            raise SWFFault("UnknownResourceFault", f"Unknown execution: {execution}")
+            raise SWFFault("UnknownResourceFault", unknown_execution(execution["workflowId"], run_id))
         return ex
 
     def open_run(self, domain: str, workflow_id: str, run_id: str | None) -> Execution:
         self.registry.domain(domain)
         ex = self.open_runs.get((domain, workflow_id))
         if ex is None or (run_id and ex.run_id != run_id):
-            raise SWFFault("UnknownResourceFault",
-                           f"Unknown execution: WorkflowExecution=[workflowId={workflow_id}, runId={run_id}]")
+            raise SWFFault("UnknownResourceFault", unknown_execution(workflow_id, run_id))
         return ex

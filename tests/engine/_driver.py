@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeflow.engine._model import Limits, check_limits, operation_model, validate_params
+from pipeflow.engine._model import Limits
 from pipeflow.engine._operations import apply, is_logged
 from pipeflow.engine._state import State
+from pipeflow.engine._validate import validate
 
 WF = {"name": "wf", "version": "1"}
 ACT = {"name": "act", "version": "1"}
@@ -21,8 +22,7 @@ class Driver:
         self.log: list[tuple[str, dict[str, Any], float]] = []  # what the Engine would persist
 
     def __call__(self, op: str, **params: Any) -> dict[str, Any]:
-        validate_params(op, params)
-        check_limits(params, operation_model(op).input_shape)
+        validate(op, params)
         response = apply(self.state, op, params, self.now)
         if is_logged(op, params, response):
             self.log.append((op, params, self.now))
