@@ -26,7 +26,7 @@ from ._group import cli
                    "the part that verifies and report what was dropped.")
 def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool, recover: bool) -> None:
     """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
-    from ..engine._auth import is_loopback  # not in engine.__all__ yet (being edited)
+    from ..engine import is_loopback
 
     if recover and db is None:
         raise click.UsageError("--recover needs --db: it recovers that file")
@@ -38,7 +38,7 @@ def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: b
     # the server uses botocore only to read SWF's model: its debug lines would bury the request log (-vv)
     logging.getLogger("botocore").setLevel(max(logging.getLogger().level, logging.INFO))
     from ..engine import serve
-    from ..engine._http import ENVIRONMENT  # not in engine.__all__ yet (being edited)
+    from ..engine import ENVIRONMENT
 
     serve(host=host, port=port, db=db, poll_timeout=poll_timeout, auth=None if no_auth else ENVIRONMENT,
           recover=recover)

@@ -13,7 +13,8 @@ from .. import wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline, as_pipeline
 from ._markers import with_markers
-from ._stages import StageStartError, start_children
+from ._stages import StageStartError
+from ._starts import start_children
 from .history import NondeterminismError, RunState
 from .plan import Leaf
 

@@ -16,8 +16,6 @@ timed-out, canceled or terminated child is a failed attempt carrying the child's
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -31,12 +29,11 @@ from ..task import Signature, Task
 from .history import NondeterminismError, RunState, _failure_doc
 from .plan import MapNode, Node, Plan, Tree
 
-__all__ = ["Children", "ShardedMapNode", "StageNode", "StageStartError", "auto_shard_size", "start_children"]
+__all__ = ["ChildNode", "Children", "ShardedMapNode", "StageNode", "StageStartError", "auto_shard_size"]
 
 EVENTS_PER_LEAF = 5  # history events one task costs: 3 of its own, decision tasks in between (measured 3.3)
 HISTORY_BUDGET = 8_000  # events a map may add to one history before it shards (SWF advises < 10,000)
 MAX_SHARDS = 500  # shards of one map; more items make each shard shard again
-ID_LIMIT = 256  # characters of a workflow id
 # StartChildWorkflowExecutionFailed causes that pass: the child is started again by the next decision
 _TRANSIENT = ("OPEN_CHILDREN_LIMIT_EXCEEDED", "CHILD_CREATION_RATE_EXCEEDED", "OPEN_WORKFLOWS_LIMIT_EXCEEDED")
 
@@ -365,60 +362,3 @@ def resolve(canvas: Step, path: str) -> Step:
             raise LookupError(f"no step {part!r} in a {type(step).__name__}")
         i += 1
     return step
-
-
-# -- decisions -------------------------------------------------------------------------------
-
-
-def child_id(parent: str, key: str) -> str:
-    """`<parent workflowId>.<key>` within SWF's 256 characters (else a prefix and a digest of the whole)."""
-    full = f"{parent}.{key}"
-    if len(full) <= ID_LIMIT:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()
-    return f"{full[:ID_LIMIT - len(digest) - 1]}~{digest}"
-
-
-def start_children(state: RunState, budget: int, max_open: int) -> tuple[list[dict[str, Any]], int]:
-    """StartChildWorkflowExecution decisions for the children ready to start, within the budget."""
-    plan = state.plan
-    if not plan.children:
-        return [], budget
-    children = state.children
-    parent = state.workflow_id or state.run_id
-    pipeline = state.pipeline
-    room = max_open - len(children.open)
-    decisions: list[dict[str, Any]] = []
-    for key, node in plan.children.items():
-        if room <= 0:
-            break
-        assert isinstance(node, ChildNode)
-        text = child_input(state, node, parent)
-        size = len(text) + 600
-        if size > budget and decisions:
-            break  # the rest goes in the next decision task
-        budget -= size
-        room -= 1
-        attrs: dict[str, Any] = {
-            "workflowType": {"name": pipeline.name, "version": pipeline.version},
-            "workflowId": child_id(parent, key),
-            "control": key,
-            "input": text,
-            "childPolicy": "TERMINATE",
-            **children.settings,
-        }
-        decisions.append({"decisionType": "StartChildWorkflowExecution",
-                          "startChildWorkflowExecutionDecisionAttributes": attrs})
-    return decisions, budget
-
-
-def child_input(state: RunState, node: ChildNode, parent: str) -> str:
-    """The child's input document; a long input tree goes to the store."""
-    info = {**node.info(), "parent": parent, "scope": state.store, "part": node.key.replace("#", "@")}
-    head = wire.dump_json({"v": 1, "input": None, "store": state.children.root, "stage": info})
-    try:
-        tree = json.loads(wire.encode_tree(node.input, state.store, limit=wire.LIMIT - len(head) - 16))
-    except converters.ConverterError as exc:
-        raise StageStartError({"type": type(exc).__name__, "message": f"the input of the {node.kind}: {exc}",
-                               "step": node.path}) from exc
-    return wire.dump_json({"v": 1, "input": tree, "store": state.children.root, "stage": info})

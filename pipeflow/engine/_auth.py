@@ -9,12 +9,22 @@ import socket
 import stat
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
 from .._errors import EngineError
 from ._sigv4 import Credentials, CredentialSource
 
-__all__ = ["KEY_FILE", "is_loopback", "key_file", "server_credentials"]
+__all__ = ["ENVIRONMENT", "KEY_FILE", "Environment", "is_loopback", "key_file", "server_credentials"]
+
+
+class Environment:
+    """The credentials of boto3's chain where the server starts (a generated pair when there are none)."""
+
+    def __repr__(self) -> str:
+        return "ENVIRONMENT"
+
+
+ENVIRONMENT: Final = Environment()
 
 KEY_FILE = "server-credentials"
 _KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # an AWS-looking key id: upper case and digits

@@ -14,12 +14,24 @@ import enum
 import http.client
 import io
 import math
+import resource
 import socket
 import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["Connections", "DeadlineReader", "Phase", "Timeouts"]
+__all__ = ["Connections", "DeadlineReader", "Phase", "Timeouts", "default_max_connections"]
+
+_MAX_CONNECTIONS = 512
+_FD_RESERVE = 64  # descriptors kept for the database, logs and the listener
+
+
+def default_max_connections() -> int:
+    """512, or fewer when the process may not open that many files: at the cap, idle ones give way."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return _MAX_CONNECTIONS
+    return max(8, min(_MAX_CONNECTIONS, soft - _FD_RESERVE))
 
 
 class Phase(enum.Enum):

@@ -26,7 +26,6 @@ import http.client
 import io
 import logging
 import re
-import resource
 import signal
 import socket
 import sys
@@ -35,11 +34,11 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self
 
 from .._errors import EngineError
-from ._auth import is_loopback, server_credentials
-from ._connections import Connections, DeadlineReader, Phase, Timeouts
+from ._auth import ENVIRONMENT, Environment, is_loopback, server_credentials
+from ._connections import Connections, DeadlineReader, Phase, Timeouts, default_max_connections
 from ._engine import DEFAULT_REGION, Engine
 from ._faults import SWFFault
 from ._protocol import CONTENT_TYPE, SupportsCall, SWFProtocol, error_body, status_of
@@ -54,29 +53,11 @@ conn_logger = logging.getLogger("pipeflow.engine.connections")
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEAD = 64 * 1024  # request line and headers together
 MAX_BODY = 1024 * 1024 + 64 * 1024  # SWF refuses requests over 1 MB; room for JSON's escapes
-_MAX_CONNECTIONS = 512
-_FD_RESERVE = 64  # descriptors kept for the database, logs and the listener
 _CHUNK = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
-class _Environment:
-    """The credentials of boto3's chain where the server starts (a generated pair when there are none)."""
-
-    def __repr__(self) -> str:
-        return "ENVIRONMENT"
-
-
-ENVIRONMENT: Final = _Environment()
 Auth = Credentials | CredentialSource | None
-
-
-def default_max_connections() -> int:
-    """512, or fewer when the process may not open that many files: at the cap, idle ones give way."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return _MAX_CONNECTIONS
-    return max(8, min(_MAX_CONNECTIONS, soft - _FD_RESERVE))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -355,7 +336,7 @@ def serve(
     db: str | None = None,
     poll_timeout: float = 60.0,
     *,
-    auth: Auth | _Environment = ENVIRONMENT,
+    auth: Auth | Environment = ENVIRONMENT,
     recover: bool = False,
     region: str = DEFAULT_REGION,
 ) -> None:
@@ -369,7 +350,7 @@ def serve(
     """
     if auth is None and not is_loopback(host):
         raise EngineError(f"refusing to serve on {host} without authentication: only loopback hosts may")
-    if isinstance(auth, _Environment):
+    if isinstance(auth, Environment):
         auth = server_credentials(db)
     engine = Engine(db=db, poll_timeout=poll_timeout, recover=recover, region=region)
     if engine.recovery is not None:

@@ -14,11 +14,8 @@ which the decider schedules again without spending a retry); running tasks
 finish and are reported, or after the grace period are killed and handed back.
 
 An engine that is away (no connection, 5xx, throttling, a domain not registered
-yet) is waited for, forever, with capped and jittered backoff, logged once when
-it goes and once when it is back (`Outage`). A finished task's answer is kept
-and sent again until the engine takes it or says the task is gone (it timed out
-meanwhile: the decider schedules it again); nothing finished is dropped because
-the engine was briefly away.
+yet) is waited for, forever, with capped and jittered backoff (`Outage`); a
+finished task's answer is kept and sent until taken (`_answers.send_answer`).
 """
 
 from __future__ import annotations
@@ -32,16 +29,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..endpoint import (
-    Outage,
-    PollSpacer,
-    error_code,
-    is_gone,
-    is_transient,
-    loop_client,
-    raise_engine_error,
-)
+from ..endpoint import Outage, PollSpacer, error_code, is_transient, loop_client, raise_engine_error
 from ..wire import encode_handback, run_scope
+from ._answers import send_answer
 from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
@@ -62,7 +52,6 @@ IDLE_RATE = 10.0
 MIN_DETAILS_GAP = 1.0  # at most one heartbeat a second per task for new details
 SHORT_TASK = 0.05  # tasks shorter than this (seconds, on average) are prefetched
 PREFETCH = 32  # tasks held per process when they are short
-STOPPING_TRIES = 3  # calls for an answer while stopping against an engine that is away, then it is dropped
 
 
 @dataclass
@@ -358,46 +347,9 @@ class Worker:
         self._answer("RespondActivityTaskFailed", activity_id, taskToken=token, reason=reason[:256], details=details)
 
     def _answer(self, call: str, activity_id: str, **params: Any) -> None:
-        """Send a task's answer until the engine takes it or says the task is gone; transient errors wait.
-
-        While stopping, an engine that is away gets no call (STOPPING_TRIES if it leaves now): the
-        task then times out on the engine's side and is scheduled again (a stop must not hang on an outage).
-        """
-        method = {
-            "RespondActivityTaskCompleted": self.swf.respond_activity_task_completed,
-            "RespondActivityTaskFailed": self.swf.respond_activity_task_failed,
-            "RespondActivityTaskCanceled": self.swf.respond_activity_task_canceled,
-        }[call]
-        failures = 0
-        while True:
-            if failures == 0 and self._stopping() and self._outage.down:
-                # Calls against an engine known to be away would hold a stop ~1 s per task held.
-                log.warning("%s for task %s dropped: the engine is away and the worker is stopping; the task "
-                            "times out and is scheduled again", call, activity_id)
-                return
-            try:
-                method(**params)
-            except Exception as exc:
-                if is_gone(exc):  # timed out meanwhile, or its run closed: the decider has moved on
-                    # A canceled task's run has usually closed: expected, not worth a warning.
-                    level = logging.INFO if call == "RespondActivityTaskCanceled" else logging.WARNING
-                    log.log(level, "%s for task %s: the engine no longer knows the task (%s); the decider "
-                            "schedules it again if its run needs it", call, activity_id, exc)
-                    return
-                if not is_transient(exc):
-                    log.warning("%s for task %s refused: %s", call, activity_id, exc)
-                    return
-                stopping = self._stopping()
-                if stopping and failures + 1 >= STOPPING_TRIES:
-                    log.warning("%s for task %s dropped: the engine is away and the worker is stopping; the "
-                                "task times out and is scheduled again", call, activity_id)
-                    return
-                # Stopping: short waits (the run's stop is set already, so wait on the end of `run`).
-                self._outage.failed(exc, failures, self._finished if stopping or self._stop is None else self._stop)
-                failures += 1
-                continue
-            self._outage.ok()
-            return
+        """Send a task's answer until the engine takes it or says the task is gone (`send_answer`)."""
+        send_answer(self.swf, call, activity_id, params, outage=self._outage, stopping=self._stopping,
+                    wait_on=lambda: self._finished if self._stopping() or self._stop is None else self._stop)
 
     def _beat(self, job_id: int, details: str | None) -> None:
         with self._cond:

@@ -17,10 +17,10 @@ from pipeflow.decider._stages import (
     HISTORY_BUDGET,
     MAX_SHARDS,
     auto_shard_size,
-    child_id,
     resolve,
     shard_size,
 )
+from pipeflow.decider._starts import child_id
 
 from ._history import History, kinds, scheduled
 from .tasks import boom, inc, total
