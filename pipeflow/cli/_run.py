@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -24,7 +26,11 @@ from ._group import cli
 @click.option("--recover", is_flag=True,
               help="The --db file failed its checks at open: set it aside (kept, never deleted), start from "
                    "the part that verifies and report what was dropped.")
-def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool, recover: bool) -> None:
+@click.option("--sync", type=click.Choice(["full", "normal"]), default="full", show_default=True,
+              help="With --db, when a change is durable before the call is answered: full survives a crash "
+                   "of the machine (an fsync per change), normal a killed server (faster on slow disks).")
+def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: bool, recover: bool,
+           sync: str) -> None:
     """Serve the embedded SWF-compatible engine over HTTP (SWF's JSON 1.0 protocol)."""
     from ..engine import is_loopback
 
@@ -37,11 +43,10 @@ def server(host: str, port: int, db: str | None, poll_timeout: float, no_auth: b
         sys.exit(EXIT_USAGE)
     # the server uses botocore only to read SWF's model: its debug lines would bury the request log (-vv)
     logging.getLogger("botocore").setLevel(max(logging.getLogger().level, logging.INFO))
-    from ..engine import serve
-    from ..engine import ENVIRONMENT
+    from ..engine import ENVIRONMENT, serve
 
     serve(host=host, port=port, db=db, poll_timeout=poll_timeout, auth=None if no_auth else ENVIRONMENT,
-          recover=recover)
+          recover=recover, sync=sync)
 
 
 def _parse_input(input_json: str | None, input_file: str | None) -> Any:
@@ -72,12 +77,40 @@ def _parse_input(input_json: str | None, input_file: str | None) -> Any:
         raise click.BadParameter(str(exc), param_hint="--input" if input_file is None else "--input-file") from None
 
 
+_STORE_SCHEMES = ("s3", "file", "memory")
+
+
 def _store_uri(store: str | None, s3_bucket: str | None) -> str | None:
     if store and s3_bucket:
         raise click.UsageError("give --store or --s3-bucket, not both")
     if s3_bucket:
         return f"s3://{s3_bucket.removeprefix('s3://').strip('/')}"
-    return store or None
+    return check_store(store) or None
+
+
+def check_store(store: str | None) -> str | None:
+    """`store` when its scheme is one a store can have; a usage error (exit 2) naming the forms otherwise."""
+    scheme = store.split("://", 1)[0].lower() if store and "://" in store else ""
+    if scheme and scheme not in _STORE_SCHEMES:
+        raise click.BadParameter(f"{store!r} is not a store: give s3://bucket/prefix, a directory or file:///dir",
+                                 param_hint="--store")
+    return store
+
+
+@contextmanager
+def failure_json(as_json: bool) -> Iterator[None]:
+    """With --json, a run that closed without a result prints `{"status", "error", "run"}` on stdout, then fails."""
+    from .._errors import RunFailed, TaskFailed
+
+    try:
+        yield
+    except (TaskFailed, RunFailed) as exc:
+        if as_json:
+            from ..running import result_json
+            from ..wire import failure_doc
+
+            click.echo(result_json(failure_doc(exc)))
+        raise  # `main` reports it on stderr and picks the exit code
 
 
 def _local_payloads() -> str:
@@ -104,7 +137,7 @@ def _local_payloads() -> str:
 @click.option("--endpoint-url", help="SWF endpoint (--backend swf) [default: AWS_ENDPOINT_URL_SWF, Amazon's].")
 @click.option("--no-local-workers", is_flag=True,
               help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
-@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result (or error) as one JSON object.")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
 def run(
     target: str,
@@ -137,16 +170,18 @@ def run(
 
         assert domain is not None
         # Local workers can share ./.pipeflow/payloads; workers elsewhere could not read it.
-        outcome = run_swf(
-            loaded, value, domain=domain, endpoint_url=endpoint_url, region=region,
-            store=store_uri if store_uri or no_local_workers else _local_payloads(),
-            workers=workers, local_workers=not no_local_workers, progress=not no_progress,
-        )
+        with failure_json(as_json):
+            outcome = run_swf(
+                loaded, value, domain=domain, endpoint_url=endpoint_url, region=region,
+                store=store_uri if store_uri or no_local_workers else _local_payloads(),
+                workers=workers, local_workers=not no_local_workers, progress=not no_progress,
+            )
     else:
         from ..running import Interrupted
 
         try:
-            outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
+            with failure_json(as_json):
+                outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
         except Interrupted as exc:  # the run stays open here: say how to continue it
             click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
             sys.exit(EXIT_INTERRUPTED)

@@ -14,7 +14,7 @@ from typing import Any
 from ._client import EngineClient
 from ._faults import SWFFault
 from ._model import Limits
-from ._operations import apply, is_logged
+from ._operations import apply, is_logged, may_change
 from . import _snapshot as snapshot
 from ._state import State
 from ._recover import recover as recover_store
@@ -28,6 +28,7 @@ logger = logging.getLogger("pipeflow.engine")
 # A restart that replays more log entries than this writes a snapshot at once.
 _SNAPSHOT_AFTER = 10_000
 DEFAULT_REGION = "us-east-1"
+REFUSE_AFTER_FAILED_COMMIT = 0.5  # seconds changes are refused at once after a commit failed
 _POLLS = {"PollForDecisionTask": "d", "PollForActivityTask": "a"}
 
 
@@ -35,8 +36,13 @@ class Engine:
     """An SWF-compatible engine in this process; ``db`` is a SQLite path, or None for memory."""
 
     def __init__(self, db: str | Path | None = None, poll_timeout: float = 60.0,
-                 limits: Limits = Limits(), *, recover: bool = False, region: str = DEFAULT_REGION) -> None:
+                 limits: Limits = Limits(), *, recover: bool = False, region: str = DEFAULT_REGION,
+                 sync: str = "normal") -> None:
         """`recover`: first set a damaged ``db`` aside and keep what verifies (see ``recovery``).
+
+        `sync`: when a call's change is durable before it is answered: "normal" (the default)
+        against a killed process, "full" against a crash of the machine (an fsync per change;
+        `pipeflow server` uses it).
 
         `region`: the region ARNs name when a call does not say its own (a signed request does).
         """
@@ -52,6 +58,11 @@ class Engine:
         self._state = State(secrets.token_hex(6), limits)
         self._unsnapped = 0  # log entries written since the last snapshot
         self._stale = False  # memory ran ahead of a failed commit: rebuild it from the database first
+        self._sync = sync
+        # After a refused commit (a full disk), changes are refused at once for a moment: each
+        # attempt would cost a rebuild of the state from the database.
+        self._refusing_until = 0.0
+        self._refused = ""
         if db is not None:
             try:
                 self._open(Path(db))
@@ -120,7 +131,7 @@ class Engine:
         self.close()
 
     def _open(self, db: Path) -> None:
-        store = Store(db)
+        store = Store(db, self._sync)
         self._store = store
         try:
             self._state, self._unsnapped = self._load()
@@ -158,8 +169,9 @@ class Engine:
             self._store.append(operation, now, params)
         except (sqlite3.Error, OSError) as exc:
             self._rebuild()
-            raise SWFFault("ServiceUnavailable", f"the change could not be saved ({exc}); "
-                                                 "nothing was changed, retry later") from exc
+            self._refusing_until = time.monotonic() + REFUSE_AFTER_FAILED_COMMIT
+            self._refused = f"the change could not be saved ({exc}); nothing was changed, retry later"
+            raise SWFFault("ServiceUnavailable", self._refused) from exc
         self._unsnapped += 1
 
     def _snapshot(self) -> None:
@@ -174,6 +186,10 @@ class Engine:
         self._unsnapped = 0
 
     def _apply(self, operation: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
+        if self._refusing_until and may_change(operation):
+            if time.monotonic() < self._refusing_until:
+                raise SWFFault("ServiceUnavailable", self._refused)
+            self._refusing_until = 0.0
         if self._stale:
             self._rebuild()
             if self._stale:

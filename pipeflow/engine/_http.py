@@ -339,6 +339,7 @@ def serve(
     auth: Auth | Environment = ENVIRONMENT,
     recover: bool = False,
     region: str = DEFAULT_REGION,
+    sync: str = "full",
 ) -> None:
     """Serve a new engine until SIGTERM or SIGINT, then close it so its state is consistent.
 
@@ -347,12 +348,14 @@ def serve(
     (or a generated pair, see `server_credentials`); None: none checked (loopback only).
     `recover`: set a damaged `db` aside first and start from what verifies (reported on stderr).
     `region`: what ARNs name for a request whose signature does not say its region.
+    `sync`: "full" (an acknowledged call survives a crash of the machine) or "normal" (a
+    killed server; faster on slow disks), see `Engine`.
     """
     if auth is None and not is_loopback(host):
         raise EngineError(f"refusing to serve on {host} without authentication: only loopback hosts may")
     if isinstance(auth, Environment):
         auth = server_credentials(db)
-    engine = Engine(db=db, poll_timeout=poll_timeout, recover=recover, region=region)
+    engine = Engine(db=db, poll_timeout=poll_timeout, recover=recover, region=region, sync=sync)
     if engine.recovery is not None:
         print(engine.recovery, file=sys.stderr, flush=True)
     try:

@@ -257,6 +257,11 @@ def is_logged(op: str, params: dict[str, Any], response: dict[str, Any]) -> bool
     return op in MUTATIONS
 
 
+def may_change(op: str) -> bool:
+    """Whether a call may change state (a mutation, a poll, or one of the engine's own operations)."""
+    return op in MUTATIONS or op.startswith("PollFor")
+
+
 def apply(state: State, op: str, p: dict[str, Any], now: float) -> dict[str, Any]:
     """Run one operation on validated params; the State is untouched if it raises."""
     state.woken = []

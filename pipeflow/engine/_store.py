@@ -24,6 +24,7 @@ CREATE TABLE snapshot (seq INTEGER PRIMARY KEY, data TEXT NOT NULL, hash TEXT, s
 """
 FORMAT = "2"  # "1": no chain; migrated on first open
 OPEN_PATIENCE = 2.0  # seconds an opening engine retries a lock held for an instant by someone else
+SYNC_MODES = ("full", "normal")
 _HEAD_SIZE = 96  # bytes of the head file, rewritten in place so it never grows (a full disk cannot stop it)
 
 
@@ -40,7 +41,12 @@ class Store:
     a missing, changed or lost row is found at open instead of silently replayed around.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, sync: str = "normal") -> None:
+        """`sync`: "full" makes each commit durable against a machine's crash (an fsync of the WAL
+        per commit); "normal" against a killed process (the OS still holds what was written)."""
+        if sync not in SYNC_MODES:
+            raise ValueError(f"sync={sync!r}: give one of {', '.join(SYNC_MODES)}")
+        self.sync = sync
         self.path = Path(path)
         _private(self.path)
         head = read_head(self.path)
@@ -87,8 +93,9 @@ class Store:
         # when the process dies, so a restart after SIGKILL gets it.
         self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
         self._db.execute("PRAGMA journal_mode=WAL")
-        # In WAL mode NORMAL survives a killed process (only an OS crash can lose the last commits).
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # In WAL mode NORMAL survives a killed process (only an OS crash can lose the last commits);
+        # FULL syncs the WAL on every commit, so an acknowledged call survives the machine's crash too.
+        self._db.execute(f"PRAGMA synchronous={self.sync.upper()}")
         if not self._db.in_transaction:
             self._db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at the first call
         self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()

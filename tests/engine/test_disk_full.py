@@ -90,3 +90,50 @@ def test_disk_full_refusals_leave_no_trace(tmp_path: Path) -> None:
         assert _open_ids(swf) == set(acknowledged)
         _start(swf, refused[0])  # the refused start, retried, works
         assert _open_ids(swf) == set(acknowledged) | {refused[0]}
+
+
+def test_refusals_while_full_are_cheap_and_end_when_space_is_back(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a refused commit, changes are refused at once for a moment: not a state rebuild per call."""
+    import time
+
+    from pipeflow.engine import Engine
+    from pipeflow.engine import _engine
+
+    engine = Engine(db=tmp_path / "state.sqlite")
+    swf = engine.client()
+    swf.register_domain(name="d", workflowExecutionRetentionPeriodInDays="1")
+    swf.register_workflow_type(domain="d", name="w", version="1", defaultTaskList={"name": "t"},
+                               defaultChildPolicy="TERMINATE", defaultTaskStartToCloseTimeout="60",
+                               defaultExecutionStartToCloseTimeout="3600")
+    loads = 0
+    load = engine._load
+
+    def counted() -> Any:
+        nonlocal loads
+        loads += 1
+        return load()
+
+    monkeypatch.setattr(engine, "_load", counted)
+    monkeypatch.setattr(_engine, "REFUSE_AFTER_FAILED_COMMIT", 60.0)
+    database = engine._store._db  # type: ignore[union-attr]
+    pages = database.execute("PRAGMA page_count").fetchone()[0]
+    database.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own "database or disk is full"
+    refused = 0
+    for i in range(200):
+        try:
+            swf.start_workflow_execution(domain="d", workflowId=f"wf-{i}", workflowType={"name": "w", "version": "1"},
+                                         input="x" * 4000)
+        except ClientError as exc:
+            error = exc.response["Error"]
+            assert error["Code"] == "ServiceUnavailable" and "could not be saved" in error["Message"], error
+            refused += 1
+    assert refused >= 190 and loads == 1, (refused, loads)  # one rebuild, then refusals at once
+    assert swf.count_open_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["count"] == 200 - refused
+    database.execute("PRAGMA max_page_count=1073741823")
+    engine._refusing_until = time.monotonic()  # the moment passes
+    swf.start_workflow_execution(domain="d", workflowId="wf-after", workflowType={"name": "w", "version": "1"})
+    engine.close()
+    with Engine(db=tmp_path / "state.sqlite") as again:
+        count = again.client().count_open_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["count"]
+    assert count == 200 - refused + 1
