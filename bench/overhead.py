@@ -11,6 +11,9 @@ stopped inside the timing):
 Targets: the 4,000-activity run under 1.5 s wall, start-up included; the
 20,000-item sharded map under 15 s, no history over 10,000 events.
 
+`--printing` adds the same map of a task that prints one line per call: the cost of keeping
+each attempt's log (captured in the worker process, stored in the run's folder).
+
 `--worker-only` measures the worker and the engine without a decider: one
 decision schedules 1,000 activities of a JSON `inc`, and the worker runs them.
 """
@@ -36,6 +39,12 @@ import pipeflow as pf  # noqa: E402
 
 @pf.task
 def inc(x: int) -> int:
+    return x + 1
+
+
+@pf.task
+def inc_printing(x: int) -> int:
+    print(f"inc {x}")  # one line per call: kept in the attempt's log
     return x + 1
 
 
@@ -161,6 +170,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: CPU count)")
     parser.add_argument("--width", type=int, default=4000, help="width of the map")
+    parser.add_argument("--printing", action="store_true",
+                        help="also the map with a task printing one line per call (each attempt's log stored)")
     parser.add_argument("--worker-only", action="store_true", help="only the worker and the engine, no decider")
     parser.add_argument("--sharded", type=int, default=20_000, help="items of the sharded map (0: skip it)")
     args = parser.parse_args()
@@ -174,6 +185,10 @@ def main() -> None:
     wide = pf.chain(pf.map(inc), total)
     width = args.width
     timed(f"map({width} inc)", wide, list(range(width)), width + 1, width * (width + 1) // 2, args.workers)
+    if args.printing:
+        printing = pf.chain(pf.map(inc_printing), total)
+        timed(f"map({width} inc, printing a line each)", printing, list(range(width)), width + 1,
+              width * (width + 1) // 2, args.workers)
     if args.sharded:
         sharded(args.sharded, args.workers)
 

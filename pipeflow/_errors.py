@@ -83,6 +83,8 @@ class TaskFailed(PipeflowError):
         stage: str | None = None,
         stage_attempt: int | None = None,
         stage_name: str | None = None,
+        data: bool = False,
+        workflow_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.task = task
@@ -94,6 +96,8 @@ class TaskFailed(PipeflowError):
         self.error_type = error_type
         self.remote_traceback = remote_traceback
         self.run_id = run_id
+        self.workflow_id = workflow_id
+        self.data = data  # pipeflow could not encode or decode a value of the step (exit 3), not the task's own error
 
     def __str__(self) -> str:
         where = []
@@ -116,9 +120,11 @@ class TaskFailed(PipeflowError):
 class RunFailed(PipeflowError):
     """A run closed without a result."""
 
-    def __init__(self, message: str, *, run_id: str | None = None, status: str | None = None) -> None:
+    def __init__(self, message: str, *, run_id: str | None = None, status: str | None = None,
+                 workflow_id: str | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id
+        self.workflow_id = workflow_id
         self.status = status
 
 

@@ -1,21 +1,23 @@
 """The `pipeflow` command line: thin click commands over the library.
 
-Exit codes are decided in one place, `main`:
+Exit codes are decided in one place, `main`, the same for every command (README, "Exit codes"):
 
-==  =====================================================================
-0   success
-1   the pipeline ran and failed (failing step, error and run id on stderr)
-2   usage error: bad file, missing attribute, unparsable input, bad flag
-3   a value could not cross SWF: encode/decode error, payload too large,
-    tampered object, store unreachable
-4   the engine or SWF refused a call or cannot be reached
-5   the run was canceled (`pipeflow cancel`); the run id and the reason on stderr
-130 interrupted
-==  =====================================================================
+===  =========================================================================================
+0    completed
+1    a step failed (or the run failed or timed out): step, task, attempt, error, run id and the
+     last frames of the remote traceback on stderr (all of it with -v)
+2    usage: bad pipeline file or attribute, unparsable input, bad flags, unknown run, bad store URI
+3    data: a value could not cross SWF (encode/decode error, payload too large, tampered object,
+     store unreachable), also when a step's result or input could not be encoded or decoded
+4    the engine or SWF refused a call or cannot be reached
+5    the run was canceled (`pipeflow cancel`) or terminated; the run id and the reason on stderr
+130  interrupted
+===  =========================================================================================
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -27,6 +29,7 @@ from .._errors import (
     PipelineError,
     RunCanceled,
     RunFailed,
+    RunTerminated,
     TaskFailed,
 )
 from ._group import cli
@@ -39,9 +42,56 @@ EXIT_ENGINE = 4
 EXIT_CANCELED = 5
 EXIT_INTERRUPTED = 130
 
+TRACEBACK_FRAMES = 5  # frames of a failed step's remote traceback shown without -v
+# SWF's fault for a name that does not exist (a run, a workflow id, the engine state here): a usage error
+_UNKNOWN = "UnknownResourceFault"
+
 
 def _error(message: str) -> None:
     click.echo(f"Error: {message}", err=True)
+
+
+def exit_code(exc: BaseException) -> int:
+    """The exit code of a command that raised `exc` (the table above)."""
+    import converters
+
+    if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, (RunCanceled, RunTerminated)):
+        return EXIT_CANCELED
+    if isinstance(exc, TaskFailed):
+        return EXIT_DATA if exc.data else EXIT_FAILED
+    if isinstance(exc, RunFailed):
+        return EXIT_FAILED
+    if isinstance(exc, PipelineError):
+        return EXIT_USAGE
+    if isinstance(exc, converters.ConverterError):
+        return EXIT_DATA
+    if isinstance(exc, EngineError):
+        return EXIT_USAGE if exc.code == _UNKNOWN else EXIT_ENGINE
+    return EXIT_FAILED
+
+
+def _traceback(text: str, frames: int | None) -> list[str]:
+    """A remote traceback's lines without its header, only the last `frames` frames (all when None)."""
+    lines = [line for line in text.rstrip().splitlines() if not line.startswith("Traceback (most recent call last)")]
+    starts = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    if frames is not None and len(starts) > frames:
+        lines = [f"  ... {len(starts) - frames} earlier frames (-v shows them)", *lines[starts[-frames]:]]
+    return lines
+
+
+def report_failure(exc: TaskFailed | RunFailed) -> None:
+    """What a failed run prints on stderr: the step's remote traceback, then one line naming step, task, attempt and error.
+
+    The line comes last, as Python's own traceback ends with the error, so it is what a terminal shows.
+    """
+    if isinstance(exc, TaskFailed) and exc.remote_traceback:
+        verbose = logging.getLogger("pipeflow").getEffectiveLevel() <= logging.INFO
+        click.echo(f"remote traceback of step {exc.step} (task {exc.task}, attempt {exc.attempt}):", err=True)
+        for line in _traceback(exc.remote_traceback, None if verbose else TRACEBACK_FRAMES):
+            click.echo(f"  {line}", err=True)
+    _error(f"{exc} (run {exc.run_id})" if exc.run_id else str(exc))
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -61,22 +111,13 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except RunCanceled as exc:
+    except (RunCanceled, RunTerminated) as exc:
         _error(str(exc))  # "run <id> was canceled[: reason]"
-        sys.exit(EXIT_CANCELED)
+        sys.exit(exit_code(exc))
     except (TaskFailed, RunFailed) as exc:
-        _error(f"{exc} (run {exc.run_id})" if exc.run_id else str(exc))
-        sys.exit(EXIT_FAILED)
-    except PipelineError as exc:
+        report_failure(exc)
+        sys.exit(exit_code(exc))
+    except (PipeflowError, converters.ConverterError) as exc:
         _error(str(exc))
-        sys.exit(EXIT_USAGE)
-    except converters.ConverterError as exc:
-        _error(str(exc))
-        sys.exit(EXIT_DATA)
-    except EngineError as exc:
-        _error(str(exc))
-        sys.exit(EXIT_ENGINE)
-    except PipeflowError as exc:
-        _error(str(exc))
-        sys.exit(EXIT_FAILED)
+        sys.exit(exit_code(exc))
     sys.exit(EXIT_OK)

@@ -9,7 +9,7 @@ import click
 
 from ._exit import EXIT_INTERRUPTED
 from ._group import cli
-from ._run import _parse_input, _store_uri
+from ._run import _parse_input, _store_uri, check_store, failure_json
 
 
 @cli.command()
@@ -160,10 +160,12 @@ def status(run_id: str, backend: str, domain: str | None, region: str | None, en
 @click.argument("run_id", metavar="RUN")
 @_backend_options
 @_JSON
+@click.option("--expand", is_flag=True,
+              help="Also the attempts inside stages and shards (read from their child runs), indented under theirs.")
 def tasks(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
-          as_json: bool) -> None:
+          as_json: bool, expand: bool) -> None:
     """List the task attempts of RUN: step, task, attempt, status, times, worker, sizes, error."""
-    _show_run("tasks", run_id, backend, domain, region, endpoint_url, as_json)
+    _show_run("tasks", run_id, backend, domain, region, endpoint_url, as_json, expand=expand)
 
 
 @cli.command()
@@ -179,11 +181,12 @@ def history(run_id: str, backend: str, domain: str | None, region: str | None, e
 @cli.command()
 @click.argument("run_id", metavar="RUN")
 @_backend_options
-@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result (or error) as one JSON object.")
 def result(run_id: str, backend: str, domain: str | None, region: str | None, endpoint_url: str | None,
            as_json: bool) -> None:
     """Print the result of the closed run RUN as JSON, as `pipeflow run` does (exit 1 if it failed)."""
-    _show_run("result", run_id, backend, domain, region, endpoint_url, as_json)
+    with failure_json(as_json):
+        _show_run("result", run_id, backend, domain, region, endpoint_url, as_json)
 
 
 @cli.command()
@@ -199,7 +202,7 @@ def result(run_id: str, backend: str, domain: str | None, region: str | None, en
 @_backend_options
 @click.option("--no-local-workers", is_flag=True,
               help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
-@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result as one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print run id, status and result (or error) as one JSON object.")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
 def resume(
     args: tuple[str, ...], from_step: str | None, allow_changed: bool, store: str | None, workers: int | None,
@@ -222,17 +225,20 @@ def resume(
     _check_backend(backend, domain, region, endpoint_url)
     if no_local_workers and backend != "swf":
         raise click.UsageError("--no-local-workers goes with --backend swf")
+    check_store(store)
     if backend == "swf":
         assert domain is not None
-        outcome = resume_swf(target, run_id, from_step, domain=domain, endpoint_url=endpoint_url, region=region,
-                             workers=workers, local_workers=not no_local_workers, progress=not no_progress,
-                             store=store, allow_changed=allow_changed)
+        with failure_json(as_json):
+            outcome = resume_swf(target, run_id, from_step, domain=domain, endpoint_url=endpoint_url, region=region,
+                                 workers=workers, local_workers=not no_local_workers, progress=not no_progress,
+                                 store=store, allow_changed=allow_changed)
     else:
         from ..running import Interrupted
 
         try:
-            outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress, store=store,
-                                  allow_changed=allow_changed)
+            with failure_json(as_json):
+                outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress,
+                                      store=store, allow_changed=allow_changed)
         except Interrupted as exc:  # the run stays open here: say how to continue it
             click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
             sys.exit(EXIT_INTERRUPTED)

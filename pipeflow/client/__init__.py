@@ -2,8 +2,10 @@
 and the reads and tables behind `pipeflow runs/status/tasks/history/result`.
 """
 
+from ._children import expand_tasks
 from ._client import Client
 from ._history import history_frame, progress_of
+from ._logs import AttemptLog, attempt_logs, print_logs, render_logs
 from ._preview import preview_result
 from ._reader import Reader, list_runs, open_reader
 from ._run import Run
@@ -13,16 +15,21 @@ from ._timeline import timeline
 
 __all__ = [
     "HISTORY_COLUMNS",
+    "AttemptLog",
     "STATUSES",
     "TASK_COLUMNS",
     "Client",
     "Reader",
     "Run",
+    "attempt_logs",
+    "expand_tasks",
     "history_frame",
     "list_runs",
     "open_reader",
     "preview_result",
+    "print_logs",
     "progress_of",
+    "render_logs",
     "show",
     "table",
     "tasks_frame",

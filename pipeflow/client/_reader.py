@@ -233,7 +233,10 @@ def status_doc(reader: Reader, run: str) -> dict[str, Any]:
         doc["parent"] = {"workflow_id": info["parent"]["workflowId"], "run_id": info["parent"]["runId"]}
     events = _history_events(reader, info)
     progress = progress_of(events)
-    doc["progress"] = None if progress is None else {"done": int(progress[0]), "total": int(progress[1])}
+    doc["progress"] = None if progress is None else {
+        "done": int(progress[0]), "total": int(progress[1]),
+        # False: a map's size is not known yet, the total is a lower bound ("of at least N"); a closed run ran all it will
+        "exact": doc["status"] != "RUNNING" or _total_exact(events)}
     doc["open"] = None
     doc["error"] = None
     if doc["status"] == "RUNNING":
@@ -243,11 +246,27 @@ def status_doc(reader: Reader, run: str) -> dict[str, Any]:
         doc["cancel_requested"] = bool(info.get("cancelRequested"))
     elif events and events[-1]["eventType"] != "WorkflowExecutionCompleted":
         try:  # raises the run's failure, which status reports (the result is `pipeflow result`'s)
-            wire.decode_close_event(events[-1], run_id=doc["run_id"], store=_store_of(events))
+            wire.decode_close_event(events[-1], run_id=doc["run_id"], store=_store_of(events),
+                                    workflow_id=doc["workflow_id"])
         except PipeflowError as exc:
             doc["error"] = str(exc)
     doc["events"] = len(events)
     return doc
+
+
+def _total_exact(events: list[dict[str, Any]]) -> bool:
+    """Whether the last progress marker's total is the run's whole (no map of unknown size ahead)."""
+    from .. import wire
+    from ..decider import PROGRESS
+
+    for event in reversed(events):
+        attrs = event.get("markerRecordedEventAttributes") or {}
+        if event["eventType"] == "MarkerRecorded" and attrs.get("markerName") == PROGRESS:
+            try:
+                return wire.load_json(attrs.get("details") or "", "a progress marker").get("exact") is not False
+            except (ValueError, AttributeError):
+                return True
+    return True
 
 
 def _store_of(events: list[dict[str, Any]]) -> str | None:
@@ -287,7 +306,8 @@ def result_of(reader: Reader, run: str) -> tuple[dict[str, Any], Any]:
                        reverseOrder=True)["events"][:1]
     if not last:
         raise EngineError(f"run {row['run_id']} has no history", code="UnknownResourceFault")
-    return row, wire.decode_close_event(last[0], run_id=row["run_id"], store=_store_of(first))
+    return row, wire.decode_close_event(last[0], run_id=row["run_id"], store=_store_of(first),
+                                        workflow_id=row["workflow_id"])
 
 
 def _records(frame: Any) -> list[dict[str, Any]]:
@@ -298,6 +318,8 @@ def _records(frame: Any) -> list[dict[str, Any]]:
         row: dict[str, Any] = {}
         for name, value in zip(columns, values):
             row[name] = _plain(value)
+            if name.endswith("_size") and isinstance(row[name], float):  # a count of characters; NaN (none) is null
+                row[name] = int(row[name])
         rows.append(row)
     return rows
 
@@ -318,12 +340,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def tasks_doc(reader: Reader, run: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`(run row, one row per task attempt)` from the run's history (`pipeflow.client.tasks_frame`)."""
+def tasks_doc(reader: Reader, run: str, expand: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`(run row, one row per task attempt)` from the run's history (`pipeflow.client.tasks_frame`).
+
+    `expand`: with the attempts inside its stages and shards, read from their histories (`expand_tasks`).
+    """
+    from ._children import expand_tasks
     from ._tasks import tasks_frame
 
     info = reader.find(run)
-    return _run_row(info), _records(tasks_frame(_history_events(reader, info)))
+    frame = tasks_frame(_history_events(reader, info))
+    return _run_row(info), _records(expand_tasks(frame, reader.events) if expand else frame)
 
 
 def history_doc(reader: Reader, run: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

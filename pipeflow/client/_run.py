@@ -152,11 +152,22 @@ class Run:
             self._events.extend(new_events(self.client._swf(), self.client.domain, self.execution, after))
         return self._events
 
-    def tasks(self) -> Any:
-        """A DataFrame, one row per task attempt: step, task, attempt, status, times, worker, sizes, error."""
+    def tasks(self, expand: bool = False) -> Any:
+        """A DataFrame, one row per task attempt: step, task, attempt, status, times, worker, sizes, error.
+
+        A stage's or shard's attempt is one row (`task`: the stage's name) with its child execution's
+        `child_workflow_id` and `child_run_id`. `expand=True` adds after it the attempts of that child
+        (their histories read now), recursively, with their own canvas paths (`2.0.1` is in the stage
+        at `2`), `parent` (the child workflow id) and `depth`.
+        """
         from ._tasks import tasks_frame
 
-        return tasks_frame(self.events())
+        frame = tasks_frame(self.events())
+        if expand:
+            from ._children import expand_tasks, history_reader
+
+            frame = expand_tasks(frame, history_reader(self.client))
+        return frame
 
     def history(self) -> Any:
         """A DataFrame, one row per history event."""
@@ -164,11 +175,30 @@ class Run:
 
         return history_frame(self.events())
 
-    def timeline(self) -> Any:
-        """A matplotlib Figure: a Gantt chart of the task attempts, coloured by status."""
+    def logs(self, step: str | None = None, attempt: int | None = None) -> str:
+        """What the run's task attempts printed and logged, as text (the attempts that have ended so far).
+
+        Every attempt's log, headed `== <step> (<task>) attempt N ==`, as `pipeflow logs` prints
+        them; `step` (a step path or a task name) keeps one step, `attempt` one attempt; with both,
+        the text of that attempt alone, without a heading. A log holds the attempt's stdout,
+        stderr, `logging` records (INFO and above) and its programs' output, its last MiB. Logs
+        live in the run's store: a run without one keeps only each failed attempt's last 4 KiB.
+        Raises PipelineError when `step` or `attempt` names no attempt of the run.
+        """
+        from ._logs import attempt_logs, render_logs
+
+        found = attempt_logs(self.events(), self._store(), self.workflow_id, self.run_id, step, attempt)
+        return render_logs(found, headed=not (step is not None and attempt is not None))
+
+    def timeline(self, expand: bool = False) -> Any:
+        """A matplotlib Figure: a Gantt chart of the task attempts, coloured by status.
+
+        `expand=True` draws the attempts inside stages and shards too, on rows under their stage's.
+        Either way the stages' histories are read: the title counts the retries inside them.
+        """
         from ._timeline import timeline
 
-        figure = timeline(self.tasks())
+        figure = timeline(self.tasks(expand=True), expand=expand)
         pyplot = sys.modules.get("matplotlib.pyplot")
         if pyplot is not None and getattr(figure.canvas, "manager", None) is not None:
             pyplot.close(figure)  # shown once, as the value: Jupyter's inline backend would show it again

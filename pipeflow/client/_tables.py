@@ -96,7 +96,10 @@ def render_status(doc: dict[str, Any]) -> str:
         lines.append(("parent", f"{doc['parent']['workflow_id']} (run {doc['parent']['run_id']})"))
     if doc.get("progress"):
         done, total = doc["progress"]["done"], doc["progress"]["total"]
-        lines.append(("progress", f"{done}/{total} steps" + (f" ({100 * done // total}%)" if total else "")))
+        if doc["progress"].get("exact", True):
+            lines.append(("progress", f"{done}/{total} steps" + (f" ({100 * done // total}%)" if total else "")))
+        else:  # a map's size is not known yet
+            lines.append(("progress", f"{done} of at least {total} steps"))
     if doc.get("open"):
         o = doc["open"]
         lines.append(("open", f"{o['tasks']} tasks, {o['timers']} timers, {o['child_runs']} child runs"
@@ -112,7 +115,8 @@ def render_tasks(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no tasks yet"
     return table(
-        [[str(r.get("step")), str(r.get("task")), str(r.get("attempt")), str(r.get("status")),
+        [["  " * int(r.get("depth") or 0) + str(r.get("step")),  # a step inside a stage: under the stage's row
+          str(r.get("task")), str(r.get("attempt")), str(r.get("status")),
           _when(r.get("started")), _duration(r.get("duration")), _one_line(r.get("worker")),
           _size(r.get("input_size")), _size(r.get("result_size")), _one_line(r.get("error"))] for r in rows],
         ["STEP", "TASK", "ATTEMPT", "STATUS", "STARTED", "DURATION", "WORKER", "IN", "OUT", "ERROR"],
@@ -129,7 +133,8 @@ def render_history(rows: list[dict[str, Any]]) -> str:
 
 
 def show(command: str, run: str | None, *, backend: str, domain: str | None, endpoint_url: str | None,
-         region: str | None, as_json: bool, status: str | None = None, limit: int = 50) -> str:
+         region: str | None, as_json: bool, status: str | None = None, limit: int = 50,
+         expand: bool = False) -> str:
     """What `pipeflow <command>` prints on stdout: a table, or JSON with `as_json`."""
     from ..running import result_json
 
@@ -148,7 +153,7 @@ def show(command: str, run: str | None, *, backend: str, domain: str | None, end
                                     "status": row["status"], "result": value})
             return result_json(value)
         if command == "tasks":
-            row, tasks = tasks_doc(reader, run)
+            row, tasks = tasks_doc(reader, run, expand)
             return result_json(tasks) if as_json else render_tasks(tasks)
         row, events = history_doc(reader, run)
         return result_json(events) if as_json else render_history(events)

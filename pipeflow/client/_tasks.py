@@ -6,7 +6,8 @@ One pass over the events gathers plain columns and pandas does the rest, so a 25
 history takes a few tens of milliseconds. An attempt's id says where it is: activities are
 `<step path>#<attempt>` (pipeflow.decider.plan), stages `<step path>#<attempt>` and shards of a
 map `<map path>.shard.<n>#<attempt>` (the `control` of their StartChildWorkflowExecution,
-pipeflow.decider._stages).
+pipeflow.decider._stages). What a stage or shard ran inside is in its child execution's history,
+which `_children.expand_tasks` reads and joins in.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 TASK_COLUMNS = ["step", "task", "attempt", "status", "scheduled", "started", "closed", "duration", "worker",
-                "input_size", "result_size", "error"]
+                "input_size", "result_size", "error", "kind", "child_workflow_id", "child_run_id", "parent", "depth"]
 HISTORY_COLUMNS = ["event_id", "timestamp", "type", "details", "attributes"]
 # An attempt's status. TERMINATED is a child execution (stage or shard) terminated from outside;
 # HANDED_BACK an attempt a worker shutting down returned unrun or unfinished (no retry spent).
@@ -108,10 +109,17 @@ class _Attempts:
         self.input_size: list[int] = []
         self.result_size: list[float] = []
         self.error: list[str | None] = []
+        self.kind: list[str] = []
+        self.child_workflow_id: list[str | None] = []
+        self.child_run_id: list[str | None] = []
         self.rows: dict[tuple[bool, int], int] = {}  # (child?, scheduled or initiated event id) -> row
 
-    def open(self, child: bool, event_id: int, key: str, task: str, when: Any, text: Any) -> None:
+    def open(self, child: bool, event_id: int, key: str, task: str, when: Any, text: Any, kind: str = "task",
+             workflow_id: str | None = None) -> None:
         self.rows[(child, event_id)] = len(self.key)
+        self.kind.append(kind)
+        self.child_workflow_id.append(workflow_id)
+        self.child_run_id.append(None)
         self.key.append(key)
         self.task.append(task)
         self.status.append("SCHEDULED")
@@ -162,7 +170,31 @@ def _on_child(handle: Callable[[_Attempts, int | None, dict[str, Any], Any], Non
 
 def _child(t: _Attempts, event_id: int, a: dict[str, Any], when: Any) -> None:
     key = str(a.get("control") or a.get("workflowId", ""))
-    t.open(True, event_id, key, "shard" if ".shard." in key else "stage", when, a.get("input"))
+    kind = "shard" if ".shard." in key else "stage"
+    name = _stage_name(a.get("input")) if kind == "stage" else None
+    t.open(True, event_id, key, name or kind, when, a.get("input"), kind, str(a.get("workflowId") or "") or None)
+
+
+def _stage_name(text: Any) -> str | None:
+    """The `pf.stage(name=...)` a child's input document names (pipeflow.decider._stages.child_input), if any."""
+    if not isinstance(text, str) or '"name"' not in text:
+        return None
+    from .. import wire
+
+    try:
+        doc = wire.load_json(text, "a child's input")
+    except ValueError:
+        return None
+    stage = doc.get("stage") if isinstance(doc, dict) else None
+    name = stage.get("name") if isinstance(stage, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _child_started(t: _Attempts, row: int | None, a: dict[str, Any], when: Any) -> None:
+    t.start(row, when, None)
+    run_id = (a.get("workflowExecution") or {}).get("runId")
+    if row is not None and isinstance(run_id, str):
+        t.child_run_id[row] = run_id
 
 
 def _failed(t: _Attempts, row: int | None, a: dict[str, Any], when: Any) -> None:
@@ -185,7 +217,7 @@ _TASK_EVENTS: dict[str, Callable[[_Attempts, int, dict[str, Any], Any], None]] =
     "StartChildWorkflowExecutionInitiated": _child,
     "StartChildWorkflowExecutionFailed": _on_child(
         lambda t, row, a, when: t.close(row, "FAILED", when, f"the child execution did not start: {a.get('cause')}")),
-    "ChildWorkflowExecutionStarted": _on_child(lambda t, row, a, when: t.start(row, when, None)),
+    "ChildWorkflowExecutionStarted": _on_child(_child_started),
     "ChildWorkflowExecutionCompleted": _on_child(lambda t, row, a, when: t.close(row, "COMPLETED", when,
                                                                                  result=a.get("result"))),
     "ChildWorkflowExecutionFailed": _on_child(_failed),
@@ -210,11 +242,15 @@ def _end_of(events: Sequence[dict[str, Any]]) -> Any:
 def tasks_frame(events: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """One row per task attempt, in the order they were scheduled (columns: TASK_COLUMNS).
 
-    Activities, and the child executions of stages and shards (task "stage" / "shard", step
-    `<map path>.shard.<n>` for a shard). `duration` is seconds from start to close (NaN while
-    open or never started); sizes are characters of the encoded input and result (NaN: no
-    result); `error` is the failure's reason. `frame.attrs["end"]` is when the attempts still
-    open stop (the run's close, or now while it runs): `timeline` draws them up to it.
+    Activities (`kind` "task"), and the child executions of stages and shards (`kind` "stage" /
+    "shard"; `task` is the stage's `pf.stage(name=...)`, else "stage", or "shard"; step
+    `<map path>.shard.<n>` for a shard) with their `child_workflow_id` and `child_run_id`
+    (None until started). `duration` is seconds from start to close (NaN while open or never
+    started); sizes are characters of the encoded input and result (NaN: no result); `error` is
+    the failure's reason. `parent` and `depth` place the row among child executions: here None
+    and 0, set by `expand_tasks`, which adds the children's own attempts. `frame.attrs["end"]` is
+    when the attempts still open stop (the run's close, or now while it runs): `timeline` draws
+    them up to it.
     """
     import pandas as pd
 
@@ -244,6 +280,11 @@ def tasks_frame(events: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "input_size": pd.Series(t.input_size, dtype="int64"),
         "result_size": pd.Series(t.result_size, dtype="float64"),
         "error": pd.Series(t.error, dtype=object),
+        "kind": pd.Series(t.kind, dtype=object).astype(str),
+        "child_workflow_id": pd.Series(t.child_workflow_id, dtype=object),
+        "child_run_id": pd.Series(t.child_run_id, dtype=object),
+        "parent": pd.Series([None] * len(t.key), dtype=object),
+        "depth": pd.Series([0] * len(t.key), dtype="int64"),
     }, columns=TASK_COLUMNS)
     frame.attrs["end"] = _end_of(events)
     return frame

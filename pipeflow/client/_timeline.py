@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
+from ._children import retries
 from ._tasks import NOTEBOOK_EXTRA, STATUSES, TASK_COLUMNS
 
 COLORS = {
@@ -41,6 +42,12 @@ def _pyplot() -> Any:
     return plt
 
 
+def _inside(tasks: pd.DataFrame) -> str:
+    """What the child executions of a frame are, in the title's words: stages, shards, or both."""
+    kinds = set(tasks["kind"].tolist()) if "kind" in tasks else set()
+    return " and ".join(k + "s" for k in ("stage", "shard") if k in kinds) or "stages"
+
+
 def _unit(span: float) -> tuple[str, float]:
     if span <= 120:
         return "seconds", 1.0
@@ -49,12 +56,18 @@ def _unit(span: float) -> tuple[str, float]:
     return "hours", 3600.0
 
 
-def timeline(tasks: pd.DataFrame, *, title: str | None = None, max_labels: int = MAX_LABELS) -> Figure:
+def timeline(tasks: pd.DataFrame, *, title: str | None = None, max_labels: int = MAX_LABELS,
+             expand: bool = True) -> Figure:
     """A Gantt chart of task attempts (a `tasks_frame`): a row per step, a bar per attempt, coloured by status.
 
     The attempts of a step share its row, so retries show as bars side by side; the thin grey
     line before a bar is the time the attempt waited to be picked up. Each status and the
     waits are one collection each, so thousands of attempts draw in well under a second.
+
+    The attempts inside stages and shards (an `expand_tasks` frame, `depth` > 0) are drawn on
+    rows under their stage's, labelled `› ` once per depth before their step path (a canvas
+    path: `2.0.1` is in the stage at `2`); `expand=False` draws the run's own rows only. The
+    title counts every retry of the frame either way: "(12 retries, 10 inside stages)".
     """
     import numpy as np
     import pandas as pd
@@ -64,6 +77,10 @@ def timeline(tasks: pd.DataFrame, *, title: str | None = None, max_labels: int =
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    total_retries, inner_retries = retries(tasks)
+    where = _inside(tasks)
+    if not expand and "depth" in tasks:
+        tasks = tasks[tasks["depth"] == 0].reset_index(drop=True)
     if len(tasks) == 0:
         fig, ax = plt.subplots(figsize=(8, 1.5))
         ax.text(0.5, 0.5, "no task attempts yet", ha="center", va="center", transform=ax.transAxes)
@@ -86,7 +103,10 @@ def timeline(tasks: pd.DataFrame, *, title: str | None = None, max_labels: int =
     name, scale = _unit(span)
     sched, start, stop = sched / scale, start / scale, stop / scale
     width = np.maximum(stop - start, span / scale / 1500)  # the fastest attempts stay visible
-    codes, steps = pd.factorize(tasks["step"])  # rows in the order the steps were first scheduled
+    depth = tasks["depth"] if "depth" in tasks else pd.Series(0, index=tasks.index, dtype="int64")
+    # rows in the order the steps were first scheduled; a step in a child execution under its stage's
+    labels = depth.map(lambda d: "› " * int(d)) + tasks["step"].astype(str)
+    codes, steps = pd.factorize(labels)
     rows = len(steps)
     y = codes.astype("float64")
     h = 0.38
@@ -131,8 +151,10 @@ def timeline(tasks: pd.DataFrame, *, title: str | None = None, max_labels: int =
         handles.append(Line2D([], [], color=WAITING, linewidth=1.0, label="waiting"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     attempts = len(tasks)
-    retried = int((tasks["attempt"] > 1).sum())
-    ax.set_title(title or f"{attempts} attempts of {rows} steps ({retried} retries)", fontsize=10)
+    counted = f"{total_retries + inner_retries} retries"
+    if inner_retries:
+        counted += f", {inner_retries} inside {where}"
+    ax.set_title(title or f"{attempts} attempts of {rows} steps ({counted})", fontsize=10)
     fig.tight_layout()
     plt.close(fig)  # returned, not shown: Jupyter displays the return value once
     return fig  # type: ignore[no-any-return]

@@ -8,9 +8,13 @@ lost). Details: `{"v": 1, "step": path, "result": tree}`; when longer than SWF's
 characters the result tree is offloaded to the run's store (`{"offloaded": ref}`), so the step
 stays readable without I/O, and without a store the run fails like any other oversize value.
 
-`pipeflow.progress` (`{"v": 1, "done": n, "total": m}`: tasks and child executions settled, and
-known so far) is rate-limited so markers never dominate a history: at most one per decision task,
-and only when `done` moved by at least 5% of `total` or by 100 since the last one recorded.
+`pipeflow.progress` (`{"v": 1, "done": n, "total": m, "exact": bool}`: tasks and child executions
+settled, and the run's total) is rate-limited so markers never dominate a history: at most one per
+decision task, and only when `done` moved by at least 5% of `total` or by 100 since the last one
+recorded. The total is what the canvas says (a chain of
+three tasks: 3, from the first marker on) when it holds no map; a map's size is known only once its
+input is, so with maps the total is a lower bound (`"exact": false`: "of at least m"): the steps
+the canvas names outside maps, or those started and settled so far when more.
 
 A resumed run's input document carries `"resume": {"run": {...}, "checkpoints": {path: tree}}`
 (the checkpoints offloaded as `{"offloaded": ref}` when long, see `pipeflow.running._resume`): the plan
@@ -130,11 +134,45 @@ class Markers:
                 break  # the rest go with the next decision task
             used += len(details)
             out.append(_record(CHECKPOINT, details))
-        done, total = self.settled, self.settled + _in_flight(state)
+        canvas = _canvas(state)
+        planned, exact = planned_steps(canvas)
+        members = getattr(canvas, "steps", ())
+        for path in state.plan.resumed:  # checkpointed by the run resumed: they complete without running
+            if path.isdigit() and int(path) < len(members):
+                planned -= planned_steps(members[int(path)])[0]
+        done, total = self.settled, max(self.settled + _in_flight(state), planned)
         moved = done - self.progress_done
         if progress and total and moved > 0 and (moved >= PROGRESS_TASKS or moved >= PROGRESS_SHARE * total):
-            out.append(_record(PROGRESS, _json({"v": 1, "done": done, "total": total})))
+            out.append(_record(PROGRESS, _json({"v": 1, "done": done, "total": total, "exact": exact})))
         return out
+
+
+def _canvas(state: RunState) -> Any:
+    """The canvas this execution runs: the pipeline's, or None in a stage's or shard's child execution."""
+    children = getattr(state, "children", None)
+    if getattr(children, "stage", None) is not None:
+        return None
+    pipeline = getattr(state, "pipeline", None)
+    return getattr(pipeline, "canvas", None)
+
+
+def planned_steps(step: Any) -> tuple[int, bool]:
+    """`(tasks and child executions a canvas runs, exact)`: a map counts 0 and makes the count a lower bound."""
+    from ..canvas import Chain, Group, Map, Stage, WaitSignal
+    from ..task import Signature, Task
+
+    if isinstance(step, (Task, Signature)):
+        return 1, True
+    if isinstance(step, Stage):
+        return 1, True  # one child execution
+    if isinstance(step, WaitSignal):
+        return 0, True
+    if isinstance(step, (Chain, Group)):
+        counts = [planned_steps(member) for member in step.steps]
+        return sum(n for n, _ in counts), all(exact for _, exact in counts)
+    if isinstance(step, Map) or step is None:
+        return 0, False
+    return 0, False  # a step this count does not know: no bound from it
 
 
 def _in_flight(state: RunState) -> int:

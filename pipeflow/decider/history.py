@@ -247,7 +247,7 @@ _NONE = "json/1:null"
 # so what the decider passes on (close details, a group's error slot) stays flat and small.
 _FAILURE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "type": str, "message": str, "traceback": str, "task": str, "step": str, "attempt": int, "worker": str,
-    "stage": str, "stage_attempt": int, "stage_name": str, "details_ref": str, "event": int,
+    "stage": str, "stage_attempt": int, "stage_name": str, "details_ref": str, "event": int, "data": bool,
 }
 
 

@@ -94,7 +94,16 @@ def _client(service: str, endpoint_url: str | None, region: str | None, profile:
             # A Session of its own: boto3's default session is not thread-safe to create clients from.
             # botocore reads AWS_DEFAULT_REGION but not AWS_REGION, which the other SDKs (and Lambda) set
             # and which wins over AWS_DEFAULT_REGION there.
-            session = boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None)
+            session = _session(boto3, profile, region)
+            if service == "swf" and session.get_credentials() is None:
+                from ..config import SettingsError
+
+                where = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_SWF") or os.environ.get("AWS_ENDPOINT_URL")
+                raise SettingsError(
+                    f"no AWS credentials to sign requests to {'SWF at ' + where if where else 'Amazon SWF'}: "
+                    "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (for a `pipeflow server`, the lines it "
+                    "printed), or set AWS_PROFILE"
+                )
             client = session.client(
                 service,
                 endpoint_url=endpoint_url or None,  # None: AWS_ENDPOINT_URL_<SERVICE> or the config file decide
@@ -103,6 +112,19 @@ def _client(service: str, endpoint_url: str | None, region: str | None, profile:
             )
             _clients[key] = client
         return client
+
+
+def _session(boto3: Any, profile: str | None, region: str | None) -> Any:
+    """A boto3 Session; a profile that does not exist is a settings error naming it."""
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return boto3.session.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION") or None)
+    except ProfileNotFound as exc:
+        from ..config import SettingsError
+
+        raise SettingsError(f"{exc}: set AWS_PROFILE (or profile in [tool.pipeflow]) to a profile of "
+                            "~/.aws/config, or unset it") from None
 
 
 def error_code(exc: BaseException) -> str | None:

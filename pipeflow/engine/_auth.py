@@ -51,6 +51,16 @@ def key_file(db: str | os.PathLike[str] | None) -> Path:
     return folder / KEY_FILE
 
 
+def client_exports(url: str) -> str:
+    """The `export` lines that point a client (pipeflow --backend swf, boto3) at this server."""
+    import boto3
+
+    lines = [f"pipeflow server: clients use it with\nexport AWS_ENDPOINT_URL_SWF={url}"]
+    if not boto3.Session().region_name:  # boto3 clients need one; any will do for this server
+        lines.append("export AWS_DEFAULT_REGION=us-east-1")
+    return "\n".join(lines)
+
+
 def server_credentials(
     db: str | os.PathLike[str] | None, stderr: TextIO = sys.stderr
 ) -> Credentials | CredentialSource:

@@ -37,7 +37,7 @@ from types import FrameType, TracebackType
 from typing import Any, Self
 
 from .._errors import EngineError
-from ._auth import ENVIRONMENT, Environment, is_loopback, server_credentials
+from ._auth import ENVIRONMENT, Environment, client_exports, is_loopback, server_credentials
 from ._connections import Connections, DeadlineReader, Phase, Timeouts, default_max_connections
 from ._engine import DEFAULT_REGION, Engine
 from ._faults import SWFFault
@@ -372,6 +372,7 @@ def serve(
     try:
         server.start()
         checked = "SigV4-signed requests only" if server.authenticated else "no authentication (--no-auth)"
+        print(client_exports(server.url), file=sys.stderr, flush=True)
         print(f"pipeflow server listening on {server.url} ({checked})", file=sys.stderr, flush=True)
         while not stop.wait(1.0):
             pass

@@ -52,7 +52,7 @@ def wait(
     page = swf.get_workflow_execution_history(
         domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
     )
-    return wire.decode_close_event(page["events"][0], run_id=run_id, store=store)
+    return wire.decode_close_event(page["events"][0], run_id=run_id, store=store, workflow_id=workflow_id)
 
 
 def wait_closed(

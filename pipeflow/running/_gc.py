@@ -26,9 +26,12 @@ PAGE = 1000  # executions per List*WorkflowExecutions page (SWF's maximum)
 
 
 def parse_age(text: str) -> float:
-    """`"7d"` -> seconds; raises ValueError naming the accepted forms."""
+    """`"7d"` -> seconds; raises ValueError naming the accepted forms.
+
+    `0s` is an age: every closed run is old enough (open runs are always kept).
+    """
     match = _AGE.fullmatch(text)
-    if match is None or float(match.group(1)) <= 0:
+    if match is None:
         raise ValueError(f"{text!r} is not an age: give {AGE_FORMS}")
     return float(match.group(1)) * _UNITS[match.group(2)]
 

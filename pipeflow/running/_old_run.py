@@ -126,25 +126,29 @@ def select_checkpoints(old: OldRun, from_step: str | None, definition: Any = Non
 
 
 def _resolve_step(step: str, old: OldRun, definition: Any) -> str:
-    if step.split(".", 1)[0].isdigit():
-        return step
-    names: dict[str, str] = {}  # top-level path -> task name
-    if definition is not None:
+    """The path `--from` names (a path, or a top-level task's name); PipelineError naming the steps otherwise."""
+    names: dict[str, str] = {}  # top-level path -> task name (or the kind of step)
+    members = getattr(getattr(definition, "canvas", None), "steps", None)
+    if members is not None:
         from ..task import Signature, Task
 
-        for i, member in enumerate(definition.canvas.steps):
+        for i, member in enumerate(members):
             task = member.task if isinstance(member, Signature) else member
-            if isinstance(task, Task):
-                names[str(i)] = task.name
+            names[str(i)] = task.name if isinstance(task, Task) else type(member).__name__.lower()
     for path, name in old.names.items():
-        names.setdefault(path, name)
-    ordered = sorted(names.items(), key=lambda item: int(item[0]))
+        if members is None:  # without the canvas, the steps the old run reached are all we know
+            names.setdefault(path, name)
+    ordered = sorted(((path, name) for path, name in names.items() if path.isdigit()), key=lambda item: int(item[0]))
+    known = ", ".join(f"{path} ({name})" for path, name in ordered) or "none known"
+    top = step.split(".", 1)[0]
+    if top.isdigit():
+        if members is not None and int(top) >= len(members):
+            raise PipelineError(f"--from {step}: the pipeline has no step {top}; give one of its steps: {known}")
+        return step
     for path, name in ordered:  # the earliest step of that name: re-running more is the safe side
         if step in (name, name.rsplit(".", 1)[-1]):
             return path
-    known = ", ".join(f"{path} ({name})" for path, name in ordered) or "none known"
     raise PipelineError(f"--from {step}: no top-level step has that path or task name; the steps are {known}")
-
 
 
 def check_resumable(old: OldRun, run: str, from_step: str | None, *, open_ok: bool = False) -> None:

@@ -26,13 +26,18 @@ class StepCounts:
     closed_after_start: int = 0
     last_event: int = 0
     marker: tuple[int, int] | None = None  # (done, total) of the last `pipeflow.progress` marker
+    exact: bool = True  # False: the total is a lower bound (a map's size is not known yet)
 
     @property
     def running(self) -> int:
         return self.started - self.closed_after_start
 
     def steps(self) -> tuple[int, int]:
-        """(done, total): the activity counts, or the last progress marker's when it says more (stages)."""
+        """(done, total): the activity counts, or the last progress marker's when it says more.
+
+        The marker's total is the canvas's count of steps (stages count one), so it says more than
+        the steps scheduled so far as soon as one is recorded, and the total stays put from then on.
+        """
         if self.marker is not None and self.marker[1] > self.scheduled:
             return self.marker
         return self.done, self.scheduled
@@ -63,11 +68,13 @@ class StepCounts:
         try:
             doc = wire.load_json(attributes.get("details") or "", "a progress marker")
             self.marker = (int(doc["done"]), int(doc["total"]))
+            self.exact = doc.get("exact") is not False
         except (ValueError, KeyError, TypeError):
             pass  # not ours: the counts stand
 
     def text(self) -> str:
-        return f"running {self.running}, failed {self.failed}"
+        bound = "" if self.exact or self.marker is None else ", total so far (maps ahead)"
+        return f"running {self.running}, failed {self.failed}{bound}"
 
 
 _CLOSED = {

@@ -39,6 +39,8 @@ def encode_failure(
         "step": step,
         "attempt": attempt,
     }
+    if stage and isinstance(exc, converters.ConverterError):
+        doc["data"] = True  # pipeflow could not move the step's value, not the task's own error: exit 3
     return f"{doc['type']}: {message}"[:REASON_LIMIT], failure_details(doc, store)
 
 
@@ -94,7 +96,7 @@ def decode_failure(details: str | None, store: str | None = None) -> dict[str, A
     return doc
 
 
-def failure_error(doc: dict[str, Any], run_id: str | None = None) -> TaskFailed:
+def failure_error(doc: dict[str, Any], run_id: str | None = None, workflow_id: str | None = None) -> TaskFailed:
     """The `TaskFailed` a failure document describes."""
     return TaskFailed(
         doc.get("message", ""),
@@ -107,11 +109,29 @@ def failure_error(doc: dict[str, Any], run_id: str | None = None) -> TaskFailed:
         stage=doc.get("stage"),
         stage_attempt=doc.get("stage_attempt"),
         stage_name=doc.get("stage_name"),
+        data=doc.get("data") is True,
+        workflow_id=workflow_id,
     )
 
 
-def decode_close_event(event: dict[str, Any], run_id: str | None = None, store: str | None = None) -> Any:
-    """The result of a closed execution, or raise its failure."""
+def failure_doc(exc: TaskFailed | RunFailed) -> dict[str, Any]:
+    """What `--json` prints for a run that closed without a result: status, error, run ids."""
+    if isinstance(exc, TaskFailed):
+        status = "FAILED"
+        error = {"step": exc.step, "task": exc.task, "attempt": exc.attempt, "type": exc.error_type,
+                 "message": exc.args[0] if exc.args else "", "traceback": exc.remote_traceback}
+        if exc.stage is not None:
+            error["stage"] = exc.stage
+    else:
+        status = exc.status or "FAILED"
+        error = {"step": None, "task": None, "attempt": None, "type": type(exc).__name__, "message": str(exc),
+                 "traceback": None}
+    return {"status": status, "error": error, "run": {"workflow_id": exc.workflow_id, "run_id": exc.run_id}}
+
+
+def decode_close_event(event: dict[str, Any], run_id: str | None = None, store: str | None = None,
+                       workflow_id: str | None = None) -> Any:
+    """The result of a closed execution, or raise its failure (naming the run's ids)."""
     kind = event["eventType"]
     if kind == "WorkflowExecutionCompleted":
         result = event["workflowExecutionCompletedEventAttributes"].get("result")
@@ -124,10 +144,13 @@ def decode_close_event(event: dict[str, Any], run_id: str | None = None, store: 
         attrs = event["workflowExecutionFailedEventAttributes"]
         doc = decode_failure(attrs.get("details"), store)
         if doc.get("type"):
-            raise failure_error(doc, run_id)
-        raise RunFailed(attrs.get("reason") or doc.get("message") or "the run failed", run_id=run_id, status="FAILED")
+            raise failure_error(doc, run_id, workflow_id)
+        raise RunFailed(attrs.get("reason") or doc.get("message") or "the run failed", run_id=run_id, status="FAILED",
+                        workflow_id=workflow_id)
     if kind == "WorkflowExecutionCanceled":
-        raise canceled_error(event, run_id)
+        canceled = canceled_error(event, run_id)
+        canceled.workflow_id = workflow_id
+        raise canceled
     errors = {
         "WorkflowExecutionCanceled": (RunCanceled, "CANCELED"),
         "WorkflowExecutionTerminated": (RunTerminated, "TERMINATED"),
@@ -135,12 +158,13 @@ def decode_close_event(event: dict[str, Any], run_id: str | None = None, store: 
         "WorkflowExecutionContinuedAsNew": (RunFailed, "CONTINUED_AS_NEW"),
     }
     cls, status = errors.get(kind, (RunFailed, kind))
-    raise cls(f"the run closed as {status}", run_id=run_id, status=status)
+    name = f"run {run_id}" if run_id else "the run"
+    raise cls(f"{name} closed as {status}", run_id=run_id, status=status, workflow_id=workflow_id)
+
+
 def canceled_error(event: dict[str, Any], run_id: str | None) -> RunCanceled:
     """The RunCanceled a WorkflowExecutionCanceled event stands for, with the reason when one was given."""
     details = (event.get("workflowExecutionCanceledEventAttributes") or {}).get("details")
-
-
     reason = None
     try:
         doc = load_json(details, "the close details") if details else None

@@ -5,6 +5,7 @@ pipe carries SWF inputs, which come from elsewhere).
 
 parent -> child   ["run", [[job, name, version, activity_id, input], ...]]  |  ["stop"]
 child -> parent   ["ready", pid]  |  ["fatal", message]  |  ["exit"]  (leaving between jobs)
+                  ["warn", message]                       (logged by the parent)
                   ["beat", job, details]                  (pf.heartbeat inside a task)
                   ["done", job, "ok", result]  |  ["done", job, "fail", reason, details]
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import msgpack
 
+from ._capture import Capture, keep_log
 from ._context import reporting_to
 from ._registry import Registry, TaskRef
 
@@ -81,6 +83,11 @@ def child_main(conn: Connection, source: Registry | list[TaskRef], store: str | 
     except Exception as exc:  # reported to the parent, which stops with this message
         send(["fatal", f"{type(exc).__name__}: {exc}"])
         return
+    try:
+        capture: Capture | None = Capture()  # each attempt's output: its log (see _capture)
+    except OSError as exc:
+        capture = None
+        send(["warn", f"the tasks' output is not captured: {exc}"])
     send(["ready", os.getpid()])
     while True:
         try:
@@ -100,9 +107,15 @@ def child_main(conn: Connection, source: Registry | list[TaskRef], store: str | 
             if terminated:
                 return _leave(send)  # the jobs after the one finished were not started
             task = registry.get(name, version)
+            run_store = job_store if job_store is not None else store
             reporting_to(functools.partial(_beat, send, job))
+            if capture is not None:
+                capture.start()
             try:
-                outcome = execute(task, activity_id, data, job_store if job_store is not None else store)
+                outcome = execute(task, activity_id, data, run_store)
             finally:
                 reporting_to(None)
+                text = capture.stop() if capture is not None else ""
+            if text:
+                outcome = keep_log(outcome, activity_id, text, run_store)
             send(["done", job, *outcome])

@@ -275,6 +275,8 @@ class Pool:
             self._on_beat(message[1], message[2])
         elif kind == "exit":
             child.leaving = True
+        elif kind == "warn":
+            log.warning("worker process %s: %s", child.process.pid, message[1])
         elif kind == "ready":
             child.ready = True
             if all(c.ready for c in self._children):

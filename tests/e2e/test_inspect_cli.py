@@ -139,9 +139,9 @@ def check_completed_and_failed(cli: Cli, ok: dict[str, Any], failed: dict[str, A
 
     # mistakes
     code, out, err = cli("status", "no-such-run")
-    assert (code, out) == (4, "") and "no run 'no-such-run'" in err
+    assert (code, out) == (2, "") and "no run 'no-such-run'" in err  # an unknown run: usage
     code, out, err = cli("cancel", wid)
-    assert code == 4 and "has already closed (COMPLETED)" in err and ok["run_id"] in err
+    assert code == 2 and "has already closed (COMPLETED)" in err and ok["run_id"] in err  # no open run of that name: usage
 
 
 # -- unit: the table and the inbox's read calls ----------------------------------------------------
@@ -227,7 +227,7 @@ def test_held_sees_the_engines_lock(tmp_path: Path) -> None:
 def test_inspect_the_runs_left_in_the_embedded_state(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     cli = Cli(capsys, [])
     code, out, err = cli("runs")
-    assert code == 4 and "no run was started here" in err
+    assert code == 2 and "no run was started here" in err  # an unknown run: usage
     ok = started(f"{PIPELINES}:retried", "--input", json.dumps({"counter": str(tmp_path / "n"), "value": 3}))
     failed = started(f"{PIPELINES}:broken", "--input", "1")
     assert ok["result"] == 8 and "boom on 2" in failed["failed"]
