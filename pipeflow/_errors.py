@@ -85,6 +85,8 @@ class TaskFailed(PipeflowError):
         stage_name: str | None = None,
         data: bool = False,
         workflow_id: str | None = None,
+        log_tail: str | None = None,
+        log: str | None = None,
     ) -> None:
         super().__init__(message)
         self.task = task
@@ -98,6 +100,8 @@ class TaskFailed(PipeflowError):
         self.run_id = run_id
         self.workflow_id = workflow_id
         self.data = data  # pipeflow could not encode or decode a value of the step (exit 3), not the task's own error
+        self.log_tail = log_tail  # the last lines the failed attempt printed or logged
+        self.log = log  # where the attempt's whole log is (`pipeflow logs` reads it)
 
     def __str__(self) -> str:
         where = []

@@ -86,6 +86,11 @@ def report_failure(exc: TaskFailed | RunFailed) -> None:
 
     The line comes last, as Python's own traceback ends with the error, so it is what a terminal shows.
     """
+    if isinstance(exc, TaskFailed) and exc.log_tail:
+        click.echo(f"last lines of the log of step {exc.step} (attempt {exc.attempt}; all of it: "
+                   f"pipeflow logs {exc.workflow_id or exc.run_id} {exc.step}):", err=True)
+        for line in exc.log_tail.splitlines():
+            click.echo(f"  | {line}", err=True)
     if isinstance(exc, TaskFailed) and exc.remote_traceback:
         verbose = logging.getLogger("pipeflow").getEffectiveLevel() <= logging.INFO
         click.echo(f"remote traceback of step {exc.step} (task {exc.task}, attempt {exc.attempt}):", err=True)

@@ -248,6 +248,7 @@ _NONE = "json/1:null"
 _FAILURE_FIELDS: dict[str, type | tuple[type, ...]] = {
     "type": str, "message": str, "traceback": str, "task": str, "step": str, "attempt": int, "worker": str,
     "stage": str, "stage_attempt": int, "stage_name": str, "details_ref": str, "event": int, "data": bool,
+    "log_tail": str, "log": str,  # the attempt's captured output: its last lines, and where all of it is
 }
 
 

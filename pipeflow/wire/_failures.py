@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import traceback
+from types import TracebackType
 from typing import Any
 
 import converters
@@ -22,6 +24,18 @@ from ._trees import (
 )
 
 
+# The worker's own frames, which open every task's traceback: left out, the task's own come first.
+_WORKER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "worker") + os.sep
+
+
+def _from_the_task(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from its first frame outside pipeflow's worker (all of it when none is)."""
+    first = tb
+    while first is not None and first.tb_frame.f_code.co_filename.startswith(_WORKER):
+        first = first.tb_next
+    return first or tb
+
+
 def encode_failure(
     exc: BaseException, task: Any = None, activity_id: str | None = None, stage: str | None = None,
     store: Any = None,
@@ -34,7 +48,7 @@ def encode_failure(
     doc = {
         "type": type(exc).__name__,
         "message": message,
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, _from_the_task(exc.__traceback__))),
         "task": getattr(task, "name", None),
         "step": step,
         "attempt": attempt,
@@ -111,6 +125,8 @@ def failure_error(doc: dict[str, Any], run_id: str | None = None, workflow_id: s
         stage_name=doc.get("stage_name"),
         data=doc.get("data") is True,
         workflow_id=workflow_id,
+        log_tail=doc.get("log_tail"),
+        log=doc.get("log"),
     )
 
 
@@ -122,6 +138,7 @@ def failure_doc(exc: TaskFailed | RunFailed) -> dict[str, Any]:
                  "message": exc.args[0] if exc.args else "", "traceback": exc.remote_traceback}
         if exc.stage is not None:
             error["stage"] = exc.stage
+        error["log_tail"] = exc.log_tail
     else:
         status = exc.status or "FAILED"
         error = {"step": None, "task": None, "attempt": None, "type": type(exc).__name__, "message": str(exc),

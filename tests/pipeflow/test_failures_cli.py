@@ -29,6 +29,7 @@ def one(x):
 
 @pf.task
 def deep(x):
+    print(f"deep got {x}")
     return f1(x)
 
 def f1(x): return f2(x)
@@ -100,6 +101,8 @@ def test_run_json_of_a_failed_run_prints_the_error(failed_run: dict[str, object]
     assert {k: error[k] for k in ("step", "task", "attempt", "type", "message")} == {
         "step": "1", "task": "failing_pipes.deep", "attempt": 1, "type": "ValueError", "message": "bad value 1"}
     assert "in down" in error["traceback"] and error["traceback"].rstrip().endswith("ValueError: bad value 1")
+    assert "pipeflow" not in error["traceback"]  # the task's frames only, not the worker's
+    assert error["log_tail"] == "deep got 1\n"
     run = failed_run["run"]
     assert isinstance(run, dict) and run["run_id"] and run["workflow_id"].startswith("failing_pipes.pipeline-")
 
@@ -110,6 +113,8 @@ def test_run_prints_the_step_error_and_the_last_frames_of_the_traceback(here: Pa
     assert (code, out) == (1, "")
     assert "Error: step 1, task failing_pipes.deep, attempt 1: ValueError: bad value 1 (run " in err
     assert err.count('  File "') == 5 and "earlier frames (-v shows them)" in err
+    assert "last lines of the log of step 1 (attempt 1; all of it: pipeflow logs failing_pipes.pipeline-" in err
+    assert "\n  | deep got 1\n" in err
     assert err.rstrip().endswith(")") and "  ValueError: bad value 1\nError: step 1" in err
     assert "Traceback" not in err
 
@@ -118,7 +123,7 @@ def test_verbose_shows_the_whole_traceback_and_the_decisions_not_botocore(
         here: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
     code, _, err = cli(capsys, "-v", "run", "failing_pipes.py", "--no-progress", "--workers", "1")
     assert code == 1
-    assert err.count('  File "') > 8 and "earlier frames" not in err
+    assert err.count('  File "') == 8 and "earlier frames" not in err  # deep, f1-f6, down: the task's own
     decided = [r.getMessage() for r in caplog.records if r.name == "pipeflow.decider" and r.levelno == logging.INFO]
     assert any("schedule 1#1 (failing_pipes.deep)" in message for message in decided)
     assert not [r for r in caplog.records if r.name.startswith(("botocore", "urllib3")) and r.levelno < logging.WARNING]
