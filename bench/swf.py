@@ -23,8 +23,13 @@ processes (issue 5 quotes ~26 s on moto without the empty-poll wait, ~117 s on
 stock moto). `--simpleflow-python PY` runs bench/pipelines/simpleflow_shape.py with that
 interpreter (a venv with simpleflow 0.36, outside the repo) on each server.
 
+The decider parses history pages with `pipeflow.endpoint.fast_parse` (botocore still signs and
+sends); `--botocore-parse` leaves them to botocore's parser, as before it (bench/decider_parse.py
+times the parse alone).
+
 Run: `.venv/bin/python bench/swf.py [--skip-stock-moto] [--simpleflow-python /tmp/sfvenv/bin/python]`
-(about 2 minutes without simpleflow).
+(about 2 minutes without simpleflow). simpleflow 0.36 in a venv of its own:
+`python3 -m venv /tmp/sfvenv && /tmp/sfvenv/bin/pip install simpleflow==0.36.0`.
 """
 
 from __future__ import annotations
@@ -83,11 +88,11 @@ class Outcome:
 # --- pipeflow: a DeciderLoop on a thread, `pipeflow worker` processes ------------------------
 
 
-def timed_decider_loop(swf: Any, domain: str, definition: Any, measured: Decisions) -> Any:
+def timed_decider_loop(swf: Any, domain: str, definition: Any, measured: Decisions, fast: bool = True) -> Any:
     """A DeciderLoop whose decisions are timed in CPU seconds of its own thread."""
     from pipeflow.decider import DeciderLoop
 
-    loop = DeciderLoop(swf, domain, definition.task_list, [definition])
+    loop = DeciderLoop(swf, domain, definition.task_list, [definition], fast=fast)
     decide, run_once = loop.decider.decide, loop.run_once
 
     def timed_decide(task: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,9 +103,9 @@ def timed_decider_loop(swf: Any, domain: str, definition: Any, measured: Decisio
             measured.decide_cpu.append(time.thread_time() - started)
             measured.history.append(int(task["startedEventId"]))
 
-    def timed_run_once() -> bool:
+    def timed_run_once(stop: Any = None) -> bool:
         started = time.thread_time()
-        answered = run_once()
+        answered = run_once(stop)
         if answered:
             measured.task_cpu.append(time.thread_time() - started)
         return answered
@@ -177,7 +182,8 @@ def outcome(server: str, wall: float, events: list[dict[str, Any]], measured: De
                    waits("DecisionTaskStarted", "decisionTaskStartedEventAttributes"))
 
 
-def run_pipeflow(server: str, url: str, settle: float, pool: bool = False, pollers: int = 1) -> Outcome:
+def run_pipeflow(server: str, url: str, settle: float, pool: bool = False, pollers: int = 1,
+                 fast: bool = True) -> Outcome:
     """One execution of the shape: decider on a thread here; 4 `pipeflow worker --processes 1` (pool: 1 x 4)."""
     from pipeflow.endpoint import swf_client
     from pipeflow._loader import load_pipeline
@@ -191,7 +197,7 @@ def run_pipeflow(server: str, url: str, settle: float, pool: bool = False, polle
     worker = [sys.executable, "-m", "pipeflow", "worker", f"{SHAPE}:pipeline", "--domain", domain,
               "--endpoint-url", url, "--processes", str(WORKERS if pool else 1), "--pollers", str(pollers)]
     measured = Decisions()
-    loop = timed_decider_loop(swf, domain, definition, measured)
+    loop = timed_decider_loop(swf, domain, definition, measured, fast)
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -293,6 +299,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--skip-stock-moto", action="store_true", help="skip moto with its 1 s empty-poll wait")
     parser.add_argument("--skip-moto", action="store_true", help="pipeflow server only")
+    parser.add_argument("--skip-pipeflow-server", action="store_true", help="moto only")
+    parser.add_argument("--botocore-parse", action="store_true",
+                        help="the decider leaves history pages to botocore's parser (no endpoint.fast_parse)")
     parser.add_argument("--settle", type=float, default=3.0,
                         help="seconds between starting the decider and workers and starting the run")
     parser.add_argument("--simpleflow-python", metavar="PY",
@@ -315,7 +324,8 @@ def main() -> None:
         servers.append(("moto, empty polls return at once", lambda: moto_server(empty_poll_delay=0.0)))
         if not args.skip_stock_moto:
             servers.append(("moto, stock 1 s empty-poll wait", moto_server))
-    servers.append(("pipeflow server (in-memory)", pipeflow_server))
+    if not args.skip_pipeflow_server:
+        servers.append(("pipeflow server (in-memory)", pipeflow_server))
     workers = f"1 x `pipeflow worker --processes {WORKERS}`" if args.pool else \
         f"{WORKERS} x `pipeflow worker --processes 1`"
     print(f"shape: chain of 100 inc + group of 100 inc summed (200 activities), result {EXPECTED} checked; "
@@ -323,7 +333,9 @@ def main() -> None:
           flush=True)
     for name, server in servers:
         with server() as url:
-            print(report(run_pipeflow(f"pipeflow on {name}", url, args.settle, args.pool, args.pollers)), flush=True)
+            label = f"pipeflow{' (botocore parse)' if args.botocore_parse else ''} on {name}"
+            print(report(run_pipeflow(label, url, args.settle, args.pool, args.pollers, not args.botocore_parse)),
+                  flush=True)
             if args.simpleflow_python:
                 print(report(run_simpleflow(f"simpleflow 0.36 on {name}", url, args.simpleflow_python,
                                             args.settle)), flush=True)

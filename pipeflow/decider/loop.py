@@ -13,6 +13,7 @@ from typing import Any
 from ..endpoint import (
     Outage,
     PollSpacer,
+    fast_parse,
     is_gone,
     is_transient,
     loop_client,
@@ -29,9 +30,16 @@ class DeciderLoop:
     """Poll, decide, respond; history pages are fetched only back to the last event seen for a cached run."""
 
     def __init__(self, swf: Any, domain: str, task_list: str, decider: Decider | Iterable[Any],
-                 identity: str | None = None, page_size: int = 100, *, store: str | None = None) -> None:
-        """`store`: the decider's own store (see `Decider`), when `decider` is a list of pipelines."""
+                 identity: str | None = None, page_size: int = 100, *, store: str | None = None,
+                 fast: bool = True) -> None:
+        """`store`: the decider's own store (see `Decider`), when `decider` is a list of pipelines.
+
+        `fast`: a botocore client's history pages are parsed by `endpoint.fast_parse` (the same dicts,
+        several times faster; anything unexpected is still botocore's); False leaves them to botocore.
+        """
         self.swf = loop_client(swf)  # transient errors are retried here, forever: not inside botocore for long
+        if fast:
+            fast_parse(self.swf)
         self.domain = domain
         self.task_list = task_list
         self.outage = Outage(log, f"decider of task list {task_list}")
@@ -117,6 +125,8 @@ class DeciderLoop:
             self.decider.forget(task["workflowExecution"]["runId"])
             return False
         run_id = task["workflowExecution"]["runId"]
+        if decisions and log.isEnabledFor(logging.INFO):  # `pipeflow -v`: what the decider does, and why not more
+            log.info("run %s: %s", run_id, "; ".join(_said(d) for d in decisions))
         failures = 0
         while True:
             try:
@@ -213,3 +223,22 @@ class _Never:
 
 
 _NEVER = _Never()
+
+
+def _said(decision: dict[str, Any]) -> str:
+    """A decision in a few words for the log: `schedule 1#1 (pipe.boom)`, `fail run: ValueError: ...`."""
+    kind = decision["decisionType"]
+    attrs: dict[str, Any] = next((v for k, v in decision.items() if k.endswith("DecisionAttributes")), {})
+    if kind == "ScheduleActivityTask":
+        return f"schedule {attrs.get('activityId')} ({attrs.get('activityType', {}).get('name')})"
+    if kind == "StartChildWorkflowExecution":
+        return f"start child run {attrs.get('workflowId')}"
+    if kind == "StartTimer":
+        return f"timer {attrs.get('timerId')} ({attrs.get('startToFireTimeout')} s)"
+    if kind == "RecordMarker":
+        return f"marker {attrs.get('markerName')}"
+    if kind == "FailWorkflowExecution":
+        return f"fail run: {attrs.get('reason')}"
+    if kind == "CompleteWorkflowExecution":
+        return "complete run"
+    return str(kind)

@@ -15,6 +15,7 @@ from ._aws import (
     service_errors,
     swf_client,
 )
+from ._fast import fast_parse
 from ._polling import MAX_HOLD, Outage, PollSpacer
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "PollSpacer",
     "client_config",
     "error_code",
+    "fast_parse",
     "is_gone",
     "is_transient",
     "loop_client",

@@ -5,29 +5,51 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Callable
 
-import botocore.session
 from botocore import xform_name
-from botocore.errorfactory import ClientExceptionsFactory
-from botocore.paginate import Paginator
+from botocore.exceptions import ClientError as _ClientError
 
 from ._faults import SWFFault
-from ._model import service_model
+from ._model import read_json, service_model
 
 if TYPE_CHECKING:
+    from botocore.paginate import Paginator
+
     from ._engine import Engine
 
 __all__ = ["EngineClient"]
 
 
+class ClientExceptions:
+    """`client.exceptions` as boto3 builds it: a ClientError subclass per error of the model, `from_code`.
+
+    Built here from the model's error shapes: botocore's factory imports most of botocore.
+    """
+
+    ClientError = _ClientError
+
+    def __init__(self, codes: list[str]) -> None:
+        self._by_code: dict[str, type[_ClientError]] = {}
+        for code in codes:
+            cls = type(code, (_ClientError,), {"__module__": "botocore.errorfactory"})
+            self._by_code[code] = cls
+            setattr(self, code, cls)
+
+    def from_code(self, code: str) -> type[_ClientError]:
+        found: type[_ClientError] = self._by_code.get(code, _ClientError)  # botocore is untyped: Any
+        return found
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> type[_ClientError]: ...
+
+
 @functools.cache
-def _exceptions() -> Any:
-    return ClientExceptionsFactory().create_client_exceptions(service_model())
+def _exceptions() -> ClientExceptions:
+    return ClientExceptions(service_model().error_codes)
 
 
 @functools.cache
 def _pagination() -> dict[str, Any]:
-    model = botocore.session.get_session().get_paginator_model("swf")
-    return dict(model._paginator_config)
+    return dict(read_json("paginators-1.json")["pagination"])
 
 
 def _method(operation: str) -> Callable[..., dict[str, Any]]:
@@ -55,9 +77,13 @@ class EngineClient:
         return self._op_name(operation_name) in _pagination()
 
     def get_paginator(self, operation_name: str) -> Paginator:
+        import botocore.session  # botocore's Paginator wants its own model: loaded when a paginator is asked for
+        from botocore.paginate import Paginator
+
         op = self._op_name(operation_name)
         method = getattr(self, xform_name(op))
-        return Paginator(method, _pagination()[op], service_model().operation_model(op))
+        model = botocore.session.get_session().get_service_model("swf")
+        return Paginator(method, _pagination()[op], model.operation_model(op))
 
     @staticmethod
     def _op_name(name: str) -> str:

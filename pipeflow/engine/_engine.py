@@ -37,7 +37,7 @@ class Engine:
 
     def __init__(self, db: str | Path | None = None, poll_timeout: float = 60.0,
                  limits: Limits = Limits(), *, recover: bool = False, region: str = DEFAULT_REGION,
-                 sync: str = "normal") -> None:
+                 sync: str = "normal", fold_at_close: int = 0) -> None:
         """`recover`: first set a damaged ``db`` aside and keep what verifies (see ``recovery``).
 
         `sync`: when a call's change is durable before it is answered: "normal" (the default)
@@ -45,6 +45,11 @@ class Engine:
         `pipeflow server` uses it).
 
         `region`: the region ARNs name when a call does not say its own (a signed request does).
+
+        `fold_at_close`: a clean close folds the log into a snapshot only when it holds more than
+        this many entries (0: always). A snapshot is the whole state, closed runs included, so
+        writing one at the end of every short run costs more as the state grows, while replaying
+        a few thousand entries at the next open costs less than reading that snapshot back.
         """
         self.poll_timeout = poll_timeout
         self.region = region
@@ -59,6 +64,7 @@ class Engine:
         self._unsnapped = 0  # log entries written since the last snapshot
         self._stale = False  # memory ran ahead of a failed commit: rebuild it from the database first
         self._sync = sync
+        self._fold_at_close = fold_at_close
         # After a refused commit (a full disk), changes are refused at once for a moment: each
         # attempt would cost a rebuild of the state from the database.
         self._refusing_until = 0.0
@@ -119,7 +125,7 @@ class Engine:
         self._timer.join()
         with self._lock:
             if self._store is not None:
-                if self._unsnapped:
+                if self._unsnapped > self._fold_at_close:
                     self._snapshot()
                 self._store.close()
 

@@ -7,8 +7,6 @@ import json
 from datetime import datetime
 from typing import Any, Callable
 
-from botocore.utils import parse_timestamp
-
 from . import _tags
 from ._execution import Execution, attr_key
 from ._faults import SWFFault
@@ -121,6 +119,8 @@ def _ts(value: Any) -> float:
         return value.timestamp()
     if isinstance(value, (int, float)):
         return float(value)
+    from botocore.utils import parse_timestamp  # heavy, and boto3's clients send datetimes
+
     return float(parse_timestamp(value).timestamp())
 
 

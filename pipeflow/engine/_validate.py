@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
-
-from botocore.utils import parse_timestamp
 
 from ._faults import SWFFault
 from ._model import operation_model
@@ -228,7 +226,12 @@ def _timestamp(value: Any) -> bool:
         return False
     if isinstance(value, (int, float, str)):
         try:
-            parse_timestamp(value)
+            if isinstance(value, str):
+                from botocore.utils import parse_timestamp  # heavy, and boto3's clients send datetimes
+
+                parse_timestamp(value)
+            else:
+                datetime.fromtimestamp(value, timezone.utc)
         except (ValueError, TypeError, OverflowError, OSError):
             return False
         return True

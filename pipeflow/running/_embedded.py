@@ -26,6 +26,9 @@ log = logging.getLogger("pipeflow.run")
 STATE_DIR = Path(".pipeflow")
 STATE_DB = STATE_DIR / "state.sqlite"
 PAYLOADS = STATE_DIR / "payloads"
+# A run's own log is left for the next open to replay (faster than writing and reading a snapshot
+# of the whole state, closed runs included) until it grows past this many entries.
+FOLD_AT_CLOSE = 10_000
 
 
 class _Default:
@@ -257,7 +260,7 @@ def _embedded(definition: Any, *, store: str | None, workers: int | None, db: st
     engine = None
     embedded: _Embedded | None = None
     try:
-        engine = Engine(db=db)
+        engine = Engine(db=db, fold_at_close=FOLD_AT_CLOSE)
         if db is not None:
             adopt(engine)
         swf = engine.client()
