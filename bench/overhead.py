@@ -44,7 +44,7 @@ def inc(x: int) -> int:
 
 @pf.task
 def inc_printing(x: int) -> int:
-    print(f"inc {x}")  # one line per call: kept in the attempt's log
+    print(f"inc {x}", file=sys.stderr)  # one line per call: kept in the attempt's log (else on stderr)
     return x + 1
 
 
@@ -187,8 +187,11 @@ def main() -> None:
     timed(f"map({width} inc)", wide, list(range(width)), width + 1, width * (width + 1) // 2, args.workers)
     if args.printing:
         printing = pf.chain(pf.map(inc_printing), total)
-        timed(f"map({width} inc, printing a line each)", printing, list(range(width)), width + 1,
-              width * (width + 1) // 2, args.workers)
+        for capture in ("0", "1"):  # the cost of keeping the logs: without capture, then with it
+            os.environ["PIPEFLOW_CAPTURE"] = capture
+            timed(f"map({width} inc, printing a line each, capture {'on' if capture == '1' else 'off'})", printing,
+                  list(range(width)), width + 1, width * (width + 1) // 2, args.workers)
+        os.environ.pop("PIPEFLOW_CAPTURE")
     if args.sharded:
         sharded(args.sharded, args.workers)
 

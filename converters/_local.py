@@ -33,12 +33,15 @@ _FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW | _CLOEXEC
 # O_NONBLOCK: a FIFO planted under an object's name must not hang the reader.
 _OBJECT = os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | _CLOEXEC
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+_APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | _NOFOLLOW | _CLOEXEC
 # What opening a symbolic link with O_NOFOLLOW gives (EMLINK on FreeBSD), or a file where a folder should be.
 _IN_THE_WAY = frozenset({errno.ELOOP, errno.EMLINK, errno.ENOTDIR})
 
 
 class LocalStore(Store):
     """A directory, given as a plain path or a `file://` URI; created on first write."""
+
+    machine_local = True
 
     def __init__(
         self, path: str | os.PathLike[str], *, _base: Path | None = None, _parts: tuple[str, ...] = ()
@@ -90,6 +93,27 @@ class LocalStore(Store):
         except OSError as exc:
             raise _refused("write", uri, exc) from exc
         return uri
+
+    def appender(self, key: str) -> IO[bytes]:
+        """An unbuffered file appending to the object at `key` (created 0600): a write is one system call.
+
+        Readers may see the object grow; marking where each write ends is the writer's business.
+        """
+        folders, name = self._split(key)
+        uri = self.uri_for(key)
+        try:
+            folder = self._folder(folders, create=True)
+            try:
+                fd = os.open(name, _APPEND, OBJECT_MODE, dir_fd=folder)
+            finally:
+                os.close(folder)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise StoreError(f"cannot append to {uri}: not a file; a store holds plain folders and files only")
+            os.fchmod(fd, OBJECT_MODE)  # os.open's mode went through the umask
+            return os.fdopen(fd, "ab", buffering=0)
+        except OSError as exc:
+            raise _refused("write", uri, exc) from exc
 
     def open(self, key: str) -> IO[bytes]:
         folders, name = self._split(key)

@@ -11,7 +11,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar, Union
+from typing import IO, Any, ClassVar, TypeVar, Union
 
 from ._errors import IntegrityError, StoreError
 
@@ -82,6 +82,9 @@ class Store(ABC):
 
     uri: str
     _root: Store | None = None
+    #: True when the objects stay on this machine: `dumps` writes large frames and tables there as
+    #: uncompressed Arrow IPC (nothing to decompress on the next step), elsewhere as Parquet.
+    machine_local: ClassVar[bool] = False
 
     @property
     def root(self) -> Store:
@@ -108,6 +111,10 @@ class Store(ABC):
     @abstractmethod
     def child(self, *parts: str) -> Store:
         """The same store scoped under `uri/part/...` (e.g. a workflow id and run id)."""
+
+    def appender(self, key: str) -> IO[bytes] | None:
+        """A file appending to the object at `key`, or None when this store cannot append (S3, memory)."""
+        return None
 
     def walk(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object whose key starts with `prefix`, keys relative to this store, in no set order."""

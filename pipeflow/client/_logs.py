@@ -1,7 +1,7 @@
 """A run's per-attempt logs read back: `pipeflow logs` and `Run.logs()`.
 
 The history says which attempts ran (ActivityTaskScheduled: step, attempt, task) and how they
-ended; each attempt's log is read from the run's folder of the store (`wire.log_key`), or, for a
+ended; each attempt's log is read from the run's folder of the store (`wire.read_logs`), or, for a
 failed attempt whose log was not stored (a run without a store), taken from the `log_tail` of its
 failure details. See `pipeflow.wire._logs` for what a worker keeps.
 """
@@ -72,14 +72,17 @@ def attempt_logs(events: list[dict[str, Any]], store: str | None, workflow_id: s
         raise PipelineError(f"run {run_id} has no attempt of {what}" + (f" numbered {attempt}" if attempt else "")
                             + " (`pipeflow tasks RUN` lists its steps and attempts)")
     scope = wire.run_scope(store, workflow_id, run_id) if store is not None else None
-    keys = wire.log_keys(scope) if scope is not None else set()
+    wanted = {(path, number) for _, path, _, number in chosen}
+    kept = wire.read_logs(scope, wanted) if scope is not None else {}
     found: list[AttemptLog] = []
     for event_id, path, task, number in chosen:
         status, attrs = closes.get(event_id, ("running", {}))
         text = None
-        key = wire.log_key(f"{path}#{number}")
-        if scope is not None and status != "running" and (keys is None or key in keys):
-            text = wire.read_log(scope, key)
+        if scope is not None and status != "running":
+            if kept is not None:
+                text = kept.get((path, number))
+            else:  # a store that cannot list: the attempt's own object, if any
+                text = wire.read_log(scope, wire.log_key(f"{path}#{number}"))
         if text is None and status == "failed" and attrs.get("details"):
             tail = wire.decode_failure(attrs["details"], scope).get("log_tail")
             text = tail if isinstance(tail, str) and tail else None

@@ -23,6 +23,7 @@ from ._logs import (
     log_tail,
     parse_log_key,
     read_log,
+    read_logs,
     save_log,
     with_log,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "parse_log_key",
     "parse_tree",
     "read_log",
+    "read_logs",
     "run_key",
     "run_scope",
     "run_store",

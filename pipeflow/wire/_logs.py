@@ -10,7 +10,10 @@ the last `TAIL_BYTES` of the log, the only copy kept. A completed attempt withou
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import uuid
 from typing import Any
 
 import converters
@@ -76,8 +79,125 @@ def log_tail(text: str, lines: int | None = TAIL_LINES, size: int = TAIL_BYTES) 
 
 
 def save_log(store: str, activity_id: str, text: str) -> str:
-    """Write an attempt's log into the run's folder of `store` (a run's scope); its URI."""
-    return str(converters.open_store(store).put(log_key(activity_id), text.encode("utf-8")))
+    """Write an attempt's log into the run's folder of `store` (a run's scope); its URI.
+
+    A store that can append (a local folder) gets it as a record of this process's segment of
+    the run (`logs/<segment>.logs`: one write per attempt, no file to create); others get one
+    object per attempt (`log_key`).
+    """
+    data = text.encode("utf-8")
+    run = _stores.get(store)
+    if run is None:
+        if len(_stores) >= _KEEP_OPEN:
+            _close_segments()
+        run = _stores[store] = converters.open_store(store)
+    segment = _segments.get(store)
+    if segment is None:
+        key = f"{LOGS}/{_SEGMENT}{SEGMENT_SUFFIX}"
+        handle = run.appender(key)
+        if handle is None:  # S3 and the like: an object per attempt
+            return str(run.put(log_key(activity_id), data))
+        segment = _segments[store] = (handle, str(run.uri_for(key)))
+    step, attempt = _step_attempt(activity_id)
+    head = json.dumps({"step": step, "attempt": attempt, "size": len(data)}, separators=(",", ":")).encode()
+    record = memoryview(SEGMENT_MARK + head + b"\n" + data + b"\n")
+    handle, uri = segment
+    try:
+        while record:  # one write, as a rule: a killed process leaves whole records
+            record = record[handle.write(record):]
+    except OSError:  # a torn record ends what readers take of this segment: the next attempt starts another
+        _renamed_after_fork()
+        raise
+    return uri
+
+
+# -- segments: the logs of one worker process in one run, appended -------------------------------
+
+SEGMENT_SUFFIX = ".logs"
+SEGMENT_MARK = b"#log "  # each record: the mark, a JSON head {"step", "attempt", "size"}, a newline, the log
+_HEAD_LIMIT = 4096  # bytes of a record's head line
+_KEEP_OPEN = 8  # runs whose segment a process keeps open
+_SEGMENT = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # this process's segment name (a forked child makes its own)
+_stores: dict[str, Any] = {}
+_segments: dict[str, Any] = {}
+
+
+def _renamed_after_fork() -> None:
+    global _SEGMENT
+    _SEGMENT = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    _stores.clear()
+    _segments.clear()  # the parent's handles: never written from here
+
+
+os.register_at_fork(after_in_child=_renamed_after_fork)
+
+
+def _close_segments() -> None:
+    for handle, _ in _segments.values():
+        handle.close()
+    _segments.clear()
+    _stores.clear()
+
+
+def _step_attempt(activity_id: str) -> tuple[str, int]:
+    try:
+        return parse_activity_id(activity_id)
+    except ValueError:
+        return activity_id, 1
+
+
+def read_segment(handle: Any, wanted: set[tuple[str, int]] | None = None) -> dict[tuple[str, int], str]:
+    """The logs in a segment (a binary file object), by (step, attempt); only `wanted` ones when given.
+
+    A record that does not parse (a torn write, damage) ends the reading: what came before stands.
+    """
+    found: dict[tuple[str, int], str] = {}
+    while True:
+        line = handle.readline(_HEAD_LIMIT)
+        if not line.startswith(SEGMENT_MARK) or not line.endswith(b"\n"):
+            return found
+        try:
+            head = json.loads(line[len(SEGMENT_MARK):])
+            step, attempt, size = head["step"], head["attempt"], head["size"]
+        except (ValueError, TypeError, KeyError):
+            return found
+        if not (isinstance(step, str) and type(attempt) is int and type(size) is int and 0 <= size <= LOG_CAP * 2):
+            return found
+        if wanted is None or (step, attempt) in wanted:
+            data = handle.read(size + 1)
+            if len(data) != size + 1 or data[-1:] != b"\n":
+                return found
+            found[(step, attempt)] = data[:-1].decode("utf-8", errors="replace")
+        else:
+            handle.seek(size + 1, os.SEEK_CUR)
+
+
+def read_logs(store: str, wanted: set[tuple[str, int]] | None = None) -> dict[tuple[str, int], str] | None:
+    """The logs kept in a run's folder of `store` by (step, attempt): objects and segments alike.
+
+    None when the store cannot list its objects.
+    """
+    run = converters.open_store(store)
+    try:
+        infos = list(run.walk(LOGS + "/"))
+    except converters.StoreError:
+        return None
+    found: dict[tuple[str, int], str] = {}
+    for info in infos:
+        if info.key.endswith(SEGMENT_SUFFIX):
+            try:
+                with run.open(info.key) as handle:
+                    found.update(read_segment(handle, wanted))
+            except (converters.StoreError, OSError):
+                continue
+            continue
+        parsed = parse_log_key(info.key)
+        if parsed is None or (wanted is not None and parsed not in wanted):
+            continue
+        text = read_log(store, info.key)
+        if text is not None:
+            found[parsed] = text
+    return found
 
 
 def with_log(doc: dict[str, Any], text: str, uri: str | None) -> dict[str, Any]:

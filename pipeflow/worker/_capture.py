@@ -26,6 +26,7 @@ __all__ = ["Capture", "keep_log"]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVEL = logging.INFO
+_SHRINK_PAST = 1024 * 1024  # bytes of the capture file past which it is emptied after an attempt
 
 log = logging.getLogger("pipeflow.worker")
 
@@ -76,7 +77,8 @@ class Capture:
             return ""
         keep = min(size, wire.LOG_CAP)
         data = os.pread(self._fd, keep, size - keep)
-        os.ftruncate(self._fd, 0)
+        if size > _SHRINK_PAST:  # else the next attempt writes over it: a truncation per attempt costs
+            os.ftruncate(self._fd, 0)
         os.lseek(self._fd, 0, os.SEEK_SET)
         return wire.bound_log(data, size - keep)
 

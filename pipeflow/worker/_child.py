@@ -83,11 +83,12 @@ def child_main(conn: Connection, source: Registry | list[TaskRef], store: str | 
     except Exception as exc:  # reported to the parent, which stops with this message
         send(["fatal", f"{type(exc).__name__}: {exc}"])
         return
-    try:
-        capture: Capture | None = Capture()  # each attempt's output: its log (see _capture)
-    except OSError as exc:
-        capture = None
-        send(["warn", f"the tasks' output is not captured: {exc}"])
+    capture: Capture | None = None
+    if os.environ.get("PIPEFLOW_CAPTURE", "1") != "0":
+        try:
+            capture = Capture()  # each attempt's output: its log (see _capture)
+        except OSError as exc:
+            send(["warn", f"the tasks' output is not captured: {exc}"])
     send(["ready", os.getpid()])
     while True:
         try:

@@ -77,7 +77,7 @@ def test_run_logs_and_the_failed_attempts_tail() -> None:
     tail = doc["log_tail"]
     assert "progress 49" in tail and "progress 29" not in tail  # the last lines
     assert tail.count("\n") <= 21
-    assert doc["log"].endswith(("/logs/1@1.log", "/logs/1%401.log"))
+    assert "/logs/" in doc["log"] and doc["log"].endswith(".logs")  # the worker process's segment of the run
 
 
 def test_the_cap_keeps_the_tail(capsys: pytest.CaptureFixture[str]) -> None:

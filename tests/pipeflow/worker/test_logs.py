@@ -120,10 +120,11 @@ def job(n: int, task: Any, value: Any, attempt: int = 1, store: str | None = Non
     return Job(n, task.name, task.version, f"1#{attempt}", data, store)
 
 
-def read(store: str, key: str) -> str:
-    text = wire.read_log(store, key)
-    assert text is not None
-    return text
+def read(store: str, step: str, attempt: int) -> str | None:
+    """An attempt's log as readers find it (a local store keeps each process's logs in one segment)."""
+    logs = wire.read_logs(store)
+    assert logs is not None
+    return logs.get((step, attempt))
 
 
 @pytest.mark.slow
@@ -131,7 +132,8 @@ def test_an_attempts_output_is_its_log(pool: Pool, outcomes: Outcomes, store: st
                                        capfd: pytest.CaptureFixture[str]) -> None:
     pool.submit(job(1, noisy, 5))
     assert outcomes.wait(1)[0] == "ok"
-    text = read(store, "logs/1@1.log")
+    text = read(store, "1", 1)
+    assert text is not None
     for line in ("out 5", "err 5", "INFO some.library: info 5", "fd one", "from a program"):
         assert line in text
     assert "debug 5" not in text
@@ -139,7 +141,7 @@ def test_an_attempts_output_is_its_log(pool: Pool, outcomes: Outcomes, store: st
     assert "out 5" not in out + err  # nothing reaches the worker's stdout or stderr
     pool.submit(job(2, quiet, 1, attempt=2))
     assert outcomes.wait(2)[0] == "ok"
-    assert wire.read_log(store, "logs/1@2.log") is None  # nothing written, nothing stored
+    assert read(store, "1", 2) is None  # nothing written, nothing stored
 
 
 @pytest.mark.slow
@@ -150,8 +152,8 @@ def test_a_failures_details_carry_the_tail_and_the_link(pool: Pool, outcomes: Ou
     doc = wire.decode_failure(outcome[2], store)
     assert doc["type"] == "ValueError"
     assert doc["log_tail"] == "".join(f"line {i}\n" for i in range(10, 30))
-    assert doc["log"].endswith("/logs/1%401.log")
-    assert "line 0\n" in read(store, "logs/1@1.log")
+    assert "/logs/" in doc["log"] and doc["log"].endswith(".logs")  # this process's segment of the run
+    assert "line 0\n" in (read(store, "1", 1) or "")
 
 
 @pytest.mark.slow
@@ -167,3 +169,27 @@ def test_without_a_store_a_failure_keeps_the_tail_inline(outcomes: Outcomes) -> 
         pool.stop()
     assert "log" not in doc
     assert doc["log_tail"] == "".join(f"line {i}\n" for i in range(30))
+
+
+def test_a_segment_holds_many_attempts_and_a_torn_or_forged_record_ends_it(tmp_path: Path) -> None:
+    scope = str(wire.run_scope(str(tmp_path / "payloads"), "wf", "run"))
+    for attempt in range(1, 4):
+        uri = wire.save_log(scope, f"2.map.7#{attempt}", f"attempt {attempt}\n")
+    assert uri.endswith(".logs")
+    assert wire.read_logs(scope) == {("2.map.7", n): f"attempt {n}\n" for n in range(1, 4)}
+    assert wire.read_logs(scope, {("2.map.7", 2)}) == {("2.map.7", 2): "attempt 2\n"}
+    (segment,) = (tmp_path / "payloads" / "wf").rglob("*.logs")
+    assert oct(segment.stat().st_mode & 0o777) == "0o600"
+    good = segment.read_bytes()
+    for tail in (b'#log {"step":"9","attempt":1,"size":100}\nshort',  # torn by a killed process
+                 b'#log {"step":"9","attempt":1,"size":99999999999}\n',  # a forged size
+                 b"#log not json\n", b"garbage\n"):
+        segment.write_bytes(good + tail)
+        assert wire.read_logs(scope) == {("2.map.7", n): f"attempt {n}\n" for n in range(1, 4)}
+
+
+def test_a_store_that_cannot_append_keeps_an_object_per_attempt() -> None:
+    scope = "memory://logs-test/wf/run"
+    uri = wire.save_log(scope, "1#2", "hello\n")
+    assert uri.endswith("logs/1@2.log") or uri.endswith("logs/1%402.log")
+    assert wire.read_logs(scope) == {("1", 2): "hello\n"}
