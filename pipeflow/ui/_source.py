@@ -1,0 +1,201 @@
+"""Where the console reads runs from: the embedded state of this folder, `pipeflow server` or SWF.
+
+Every read goes through `pipeflow.client`'s Reader, so the embedded state is read the way the
+inspection commands read it: opened here when nobody holds it (for the length of one request,
+one request at a time), through the holder's control inbox while a `pipeflow run` or a notebook
+holds it. A closed run never changes again: its history is kept (a few, least recently used).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import wire
+from ..client import Reader, open_reader, progress_of
+
+CACHED_RUNS = 16  # closed runs whose histories stay in memory
+LISTED_FOR = 1.0  # seconds the list of runs is reused (a page refreshes every 2 s)
+CACHED_PROGRESS = 20_000  # closed runs whose progress stays in memory (two ints each)
+
+
+def iso(value: Any) -> str | None:
+    """A timestamp (datetime or epoch seconds) as ISO 8601 in UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime.fromtimestamp(float(value), timezone.utc)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return str(value.astimezone(timezone.utc).isoformat())
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if start is None:
+        return None
+    finish = datetime.fromisoformat(end) if end else datetime.now(timezone.utc)
+    return round((finish - datetime.fromisoformat(start)).total_seconds(), 3)
+
+
+@dataclass
+class RunRow:
+    """One execution as the console lists it."""
+
+    workflow_id: str
+    run_id: str
+    pipeline: str
+    version: str
+    status: str
+    started: str | None
+    closed: str | None
+    tags: list[str]
+    parent: dict[str, str] | None = None
+    cancel_requested: bool = False
+    progress: tuple[int, int] | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status == "RUNNING"
+
+    @property
+    def duration(self) -> float | None:
+        return seconds_between(self.started, self.closed)
+
+    @property
+    def execution(self) -> dict[str, str]:
+        return {"workflowId": self.workflow_id, "runId": self.run_id}
+
+
+def row_of(info: dict[str, Any]) -> RunRow:
+    execution, wtype = info["execution"], info.get("workflowType") or {}
+    status = "RUNNING" if info.get("executionStatus", "OPEN") == "OPEN" else str(info.get("closeStatus", "CLOSED"))
+    parent = info.get("parent")
+    return RunRow(
+        workflow_id=execution["workflowId"], run_id=execution["runId"], pipeline=str(wtype.get("name", "")),
+        version=str(wtype.get("version", "")), status=status, started=iso(info.get("startTimestamp")),
+        closed=iso(info.get("closeTimestamp")), tags=list(info.get("tagList") or ()),
+        parent={"workflow_id": parent["workflowId"], "run_id": parent["runId"]} if parent else None,
+        cancel_requested=bool(info.get("cancelRequested")),
+    )
+
+
+@dataclass
+class RunData:
+    """A run read back: its row and whole history (oldest first)."""
+
+    row: RunRow
+    events: list[dict[str, Any]]
+    derived: dict[str, Any] = field(default_factory=dict)  # frames and views computed from the events, kept with them
+
+
+class Source:
+    """The backend the console reads and acts on, with the settings `pipeflow ui` was started with."""
+
+    def __init__(self, backend: str = "embedded", domain: str | None = None, endpoint_url: str | None = None,
+                 region: str | None = None, store: str | None = None) -> None:
+        self.backend = backend
+        self.domain = domain
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.store = store
+        self._lock = threading.RLock()  # the embedded state is opened by one request at a time
+        self._runs: OrderedDict[str, RunData] = OrderedDict()
+        self._progress: dict[str, tuple[int, int] | None] = {}
+        self._current: Reader | None = None
+        self._listed: tuple[float, list[RunRow]] = (0.0, [])
+
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """A reader for this thread; nested uses share it (the embedded state is opened once a request)."""
+        with self._lock:
+            if self._current is not None:
+                yield self._current
+                return
+            with open_reader(self.backend, self.domain, self.endpoint_url, self.region) as reader:
+                self._current = reader
+                try:
+                    yield reader
+                finally:
+                    self._current = None
+
+    def runs(self) -> list[RunRow]:
+        """Every top-level run, newest first (stages and shards are their parents' steps); LISTED_FOR seconds old at most."""
+        when, rows = self._listed
+        if time.monotonic() - when < LISTED_FOR:
+            return [replace(row) for row in rows]
+        with self.reader() as reader:
+            infos = [info for closed in (False, True) for info in reader.executions(closed) if "parent" not in info]
+        rows = [row_of(info) for info in infos]
+        rows.sort(key=lambda row: row.started or "", reverse=True)
+        self._listed = (time.monotonic(), rows)
+        return [replace(row) for row in rows]
+
+    def add_progress(self, rows: list[RunRow]) -> None:
+        """Fill each row's progress (done, total) from its history: the last progress marker, the steps closed."""
+        with self.reader() as reader:
+            for row in rows:
+                if not row.open and row.run_id in self._progress:
+                    row.progress = self._progress[row.run_id]
+                    continue
+                row.progress = progress_of(reader.events(row.execution))
+                if not row.open and len(self._progress) < CACHED_PROGRESS:
+                    self._progress[row.run_id] = row.progress
+
+    def run(self, run: str, workflow_id: str | None = None) -> RunData:
+        """A run by its ids (both: one describe call), or by a run id or workflow id alone (a search)."""
+        cached = self._runs.get(run)
+        if cached is not None and (workflow_id is None or cached.row.workflow_id == workflow_id):
+            self._runs.move_to_end(run)
+            return cached
+        with self.reader() as reader:
+            if workflow_id:
+                described = reader.call("describe_workflow_execution",
+                                        execution={"workflowId": workflow_id, "runId": run})
+                info = {**described["executionInfo"]}
+            else:
+                info = reader.find(run)
+            row = row_of(info)
+            data = RunData(row, reader.events(row.execution))
+        if not row.open:
+            self._runs[row.run_id] = data
+            while len(self._runs) > CACHED_RUNS:
+                self._runs.popitem(last=False)
+        return data
+
+    def open_counts(self, row: RunRow) -> dict[str, int]:
+        with self.reader() as reader:
+            counts = reader.call("describe_workflow_execution", execution=row.execution).get("openCounts") or {}
+        return {str(k): int(v) for k, v in counts.items()}
+
+    def store_of(self, events: list[dict[str, Any]]) -> str | None:
+        """The run's store when it lies under this console's own (`--store`, PIPEFLOW_STORE, ./.pipeflow/payloads)."""
+        from ..running import default_store
+
+        if not events:
+            return None
+        attrs = events[0].get("workflowExecutionStartedEventAttributes") or {}
+        try:
+            named = wire.decode_workflow_input(attrs.get("input"))[1]
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(named, str):
+            return None
+        own = default_store(self.store or os.environ.get("PIPEFLOW_STORE") or None)
+        return wire.run_store(named, own, "pipeflow ui", fix=f"start `pipeflow ui --store {named.split('#', 1)[0]}`")
+
+    def act(self, op: str, row: RunRow, **options: Any) -> None:
+        """Cancel or signal a run as `pipeflow cancel` / `pipeflow signal` do."""
+        from ..running import command
+
+        with self._lock:
+            command(op, row.run_id, backend=self.backend, domain=self.domain, endpoint_url=self.endpoint_url,
+                    region=self.region, **options)
+        self._runs.pop(row.run_id, None)
+        self._listed = (0.0, [])

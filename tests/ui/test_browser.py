@@ -1,0 +1,116 @@
+"""The console in headless Chromium (Debian's, driven by Playwright): pages, hover, filters, actions, live refresh.
+
+Each test saves a screenshot of its page to tests/ui/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from .conftest import ARTIFACTS, Site
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Any]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("no chromium (apt-get install chromium; .ci/run does)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield tab
+        browser.close()
+
+
+def run_url(site: Site, name: str) -> str:
+    return site.url + "/run?" + urllib.parse.urlencode(site.ids(name))
+
+
+def test_runs_list_and_filtering(site: Site, page: Any) -> None:
+    page.goto(site.url + "/runs")
+    rows = page.locator("tr.run-row")
+    assert {rows.nth(i).get_attribute("data-status") for i in range(rows.count())} >= {
+        "COMPLETED", "FAILED", "CANCELED", "RUNNING"}
+    page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)
+    page.select_option("select[name=status]", "FAILED")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**status=FAILED**")
+    assert {rows.nth(i).get_attribute("data-status") for i in range(rows.count())} == {"FAILED"}
+    page.fill("input[name=q]", site.runs["broken"].workflow_id)
+    page.click("form.filters button[type=submit]")
+    assert rows.count() == 1
+
+
+def test_etl_run_page(site: Site, page: Any) -> None:
+    page.goto(run_url(site, "etl"))
+    assert page.locator("#tree li.k-group").count() == 1
+    assert page.locator("#tree li.k-task").count() == 4
+    bar = page.locator("#timeline svg.gantt g.a").first
+    bar.locator("rect.run").hover()
+    tip = page.locator("#tip")
+    tip.wait_for(state="visible")
+    assert "attempt 1" in tip.inner_text() and "queue wait" in tip.inner_text()
+    assert "clean_rows" in page.locator("#result").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "run-etl.png"), full_page=True)
+    page.click("[data-zoom=in]")
+    page.wait_for_function("document.getElementById('timeline').dataset.zoomed === '1'")
+    page.goto(site.url + "/run/history?" + urllib.parse.urlencode(site.ids("etl")))
+    assert page.locator("#history tbody tr").count() > 10
+    page.screenshot(path=str(ARTIFACTS / "history-etl.png"), full_page=True)
+
+
+def test_failed_run_traceback_and_log_tail(site: Site, page: Any) -> None:
+    page.goto(run_url(site, "broken"))
+    assert "ValueError: boom on 2" in page.locator("#traceback").inner_text()
+    assert "<b>not bold</b>" in page.locator("#log-tail").inner_text()  # shown as text, not markup
+    page.screenshot(path=str(ARTIFACTS / "run-failed.png"), full_page=True)
+
+
+def test_a_stage_links_its_child_run(site: Site, page: Any) -> None:
+    page.goto(run_url(site, "staged"))
+    assert page.locator("#tree li.k-stage").count() == 1
+    page.click("#tree li.k-stage a.child")
+    page.wait_for_selector("text=parent run")
+    assert page.locator("#tree li.k-task").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "run-stage-child.png"), full_page=True)
+
+
+def test_cancel_from_the_page(site: Site, page: Any) -> None:
+    page.goto(run_url(site, "to_cancel"))
+    page.fill("#cancel-form input[name=reason]", "from the browser test")
+    page.click("#cancel-form button")
+    page.click("#confirm")
+    page.wait_for_selector("#flash")
+    page.wait_for_function("document.getElementById('run-status').textContent === 'CANCELED'", timeout=30_000)
+    assert site.runs["to_cancel"].status == "CANCELED"
+    page.screenshot(path=str(ARTIFACTS / "run-canceled.png"), full_page=True)
+
+
+def test_signal_from_the_page_and_live_refresh(site: Site, page: Any) -> None:
+    page.goto(run_url(site, "to_signal"))
+    page.fill("#signal-form input[name=name]", "go")
+    page.fill("#signal-form input[name=input]", "41")
+    page.click("#signal-form button")
+    page.screenshot(path=str(ARTIFACTS / "confirm-signal.png"))
+    page.click("#confirm")
+    page.wait_for_selector("#flash")
+    # the page refreshes itself while the run is open: no reload
+    page.wait_for_function("document.getElementById('run-status').textContent === 'COMPLETED'", timeout=30_000)
+    assert site.runs["to_signal"].result() == 42
+    page.screenshot(path=str(ARTIFACTS / "run-signalled.png"), full_page=True)
+
+
+def test_a_bad_id_is_a_404_page(site: Site, page: Any) -> None:
+    response = page.goto(site.url + "/run?run=nope")
+    assert response is not None and response.status == 404
+    assert "Not found" in page.inner_text("h1")
+    page.screenshot(path=str(ARTIFACTS / "not-found.png"))

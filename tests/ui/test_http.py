@@ -1,0 +1,138 @@
+"""Every route of `pipeflow ui` over plain HTTP: pages, fragments, actions' guards, bad ids, the token."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.parse
+from typing import Any
+
+from .conftest import Site, get, start_ui, stop
+
+
+def q(**params: Any) -> str:
+    return urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+
+
+def statuses(body: str) -> list[str]:
+    return re.findall(r'class="run-row" data-status="([A-Z_]+)"', body)
+
+
+def test_runs_page_lists_every_kind_of_run(site: Site) -> None:
+    code, body, headers = get(site.url + "/runs")
+    assert code == 200 and "Content-Security-Policy" in headers
+    assert {"COMPLETED", "FAILED", "CANCELED", "RUNNING"} <= set(statuses(body))
+    assert site.runs["etl"].workflow_id in body and "etl.pipeline" in body
+    assert get(site.url + "/")[0] == 302
+
+
+def test_runs_page_filters(site: Site) -> None:
+    assert set(statuses(get(site.url + "/runs?status=FAILED")[1])) == {"FAILED"}
+    assert set(statuses(get(site.url + "/runs?status=RUNNING")[1])) == {"RUNNING"}
+    assert "RUNNING" not in statuses(get(site.url + "/runs?status=CLOSED")[1])
+    assert statuses(get(site.url + "/runs?" + q(pipeline="etl.pipeline"))[1]) == ["COMPLETED"]
+    assert len(statuses(get(site.url + "/runs?" + q(q=site.runs["broken"].run_id[:10]))[1])) == 1
+    assert len(statuses(get(site.url + "/runs?since=1h")[1])) == 7
+    assert statuses(get(site.url + "/runs?tag=nothing-has-it")[1]) == []
+    code, body, _ = get(site.url + "/runs?page=999&status=bogus&since=x")  # out of range and unknown: ignored
+    assert code == 200 and len(statuses(body)) == 7
+
+
+def test_run_pages(site: Site) -> None:
+    for name in site.runs:
+        code, body, _ = get(site.url + "/run?" + q(**site.ids(name)))
+        assert code == 200, (name, body)
+        assert 'id="tree"' in body and "<svg" in body
+    body = get(site.url + "/run?" + q(**site.ids("etl")))[1]
+    assert body.count('class="kind">group') == 1 and "&#34;clean_rows&#34;: 959" in body
+    broken = get(site.url + "/run?" + q(id=site.runs["broken"].run_id))[1]  # a run id alone
+    assert "ValueError: boom on 2" in broken and 'id="traceback"' in broken
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in broken and "<b>not bold</b>" not in broken  # escaped
+    staged = get(site.url + "/run?" + q(**site.ids("staged")))[1]
+    child = re.search(r'class="child" href="([^"]+)"', staged)
+    assert child is not None
+    code, body, _ = get(site.url + child.group(1).replace("&amp;", "&"))
+    assert code == 200 and "parent run" in body
+
+
+def test_fragments(site: Site) -> None:
+    ids = site.ids("etl")
+    code, svg, _ = get(site.url + "/run/timeline?" + q(**ids, start=0, end=0.5))
+    assert code == 200 and svg.startswith("<svg") and "attempt 1" in svg
+    assert get(site.url + "/run/timeline?" + q(**ids, start="nan", end="x"))[0] == 200
+    for what in ("input", "result"):
+        code, body, _ = get(site.url + "/run/value?" + q(**ids, what=what))
+        assert code == 200 and "json" in body
+    code, text, _ = get(site.url + "/run/logs?" + q(**site.ids("broken"), step="1"))
+    assert code == 200 and "about to fail on 2" in text
+    code, body, _ = get(site.url + "/run/history?" + q(**ids))
+    assert code == 200 and "WorkflowExecutionStarted" in body
+    code, body, _ = get(site.url + "/run/history?" + q(**ids, type="MarkerRecorded", page=5))
+    assert code == 200 and "WorkflowExecutionStarted</td>" not in body
+
+
+def test_bad_ids_are_404_pages(site: Site) -> None:
+    ids = site.ids("etl")
+    for path in ("/run?run=nope", "/run", "/run?" + q(wf="nope", run="nope"), "/run/history?run=nope",
+                 "/run/timeline?run=nope", "/run/value?run=nope&what=input", "/run/logs?run=nope",
+                 "/run/value?" + q(**ids, what="secrets"), "/nowhere", "/run?run=" + "x" * 600):
+        code, body, _ = get(site.url + path)
+        assert code == 404, (path, code, body)
+        assert "Traceback" not in body and "404" in body
+    code, body, _ = get(site.url + "/run/logs?" + q(**ids, step="no-such-step"))
+    assert code == 400 and "no attempt" in body
+
+
+def _page_csrf(site: Site, name: str) -> str:
+    body = get(site.url + "/run?" + q(**site.ids(name)))[1]
+    found = re.search(r'name="csrf" value="([^"]+)"', body)
+    assert found is not None
+    return found.group(1)
+
+
+def test_actions_need_the_csrf_secret_and_a_confirmation(site: Site) -> None:
+    ids = site.ids("open")
+    form = q(**ids).encode()
+    assert get(site.url + "/run/cancel", data=form)[0] == 403
+    assert get(site.url + "/run/cancel", data=q(**ids, csrf="forged").encode())[0] == 403
+    csrf = _page_csrf(site, "open")
+    evil = {"Origin": "http://evil.example"}
+    assert get(site.url + "/run/cancel", data=q(**ids, csrf=csrf).encode(), headers=evil)[0] == 403
+    code, body, _ = get(site.url + "/run/cancel", data=q(**ids, csrf=csrf).encode())
+    assert code == 200 and 'id="confirm"' in body  # asks first: the run stays open
+    assert site.runs["open"].status == "RUNNING"
+    code, body, _ = get(site.url + "/run/signal", data=q(**ids, csrf=csrf, name="go", input="{nope").encode())
+    assert code == 400 and "not JSON" in body
+    closed = site.ids("etl")
+    assert get(site.url + "/run/cancel", data=q(**closed, csrf=csrf, confirm="yes").encode())[0] == 409
+    assert get(site.url + "/run/explode", data=q(**ids, csrf=csrf).encode())[0] == 404
+    code, body, _ = get(site.url + "/run/resume", data=q(**closed, csrf=csrf, file="../../etc/x.py",
+                                                           confirm="yes").encode())
+    assert code == 400 and "a .py file in" in body
+
+
+def test_host_header_of_another_name_is_refused(site: Site) -> None:
+    assert get(site.url + "/runs", headers={"Host": "attacker.example"})[0] == 400
+
+
+def test_a_non_loopback_host_needs_the_token(site: Site) -> None:
+    proc, url = start_ui(site.folder, "--host", "0.0.0.0", "--token", "s3cret")
+    try:
+        assert get(url + "/runs")[0] == 401
+        assert get(url + "/runs?token=wrong")[0] == 401
+        code, _, headers = get(url + "/runs?token=s3cret&status=FAILED")
+        assert code == 302 and headers["Location"].endswith("/runs?status=FAILED")
+        cookie = headers["Set-Cookie"].split(";", 1)[0]
+        assert "HttpOnly" in headers["Set-Cookie"]
+        assert get(url + "/runs", headers={"Cookie": cookie})[0] == 200
+        assert get(url + "/runs", headers={"Authorization": "Bearer s3cret"})[0] == 200
+    finally:
+        stop(proc)
+
+
+def test_a_missing_extra_says_how_to_install_it(tmp_path: Any) -> None:
+    code = ("import sys; sys.modules['flask'] = None; from pipeflow.cli import main; "
+            "main(['ui', '--no-open'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 1 and "pip install 'pipeflow[ui]'" in done.stderr and "Traceback" not in done.stderr
