@@ -6,6 +6,9 @@ Speed: for payloads of about 1 KB, 1 MB and 50 MB (the size of json.dumps(value)
 json and msgpack, which share one value of records; the frame's in-memory size for
 pandas), encode+decode MB/s of `converters.dumps/loads` (inline, threshold=inf) beside
 the raw library on the same value, and the ratio of their times (>1 = slower than raw).
+Local: the same frame offloaded to a local-directory store and read back (Arrow IPC
+there, Parquet before), dumps and loads timed apart, medians, beside pandas' own
+to_parquet/read_parquet through a file.
 Offload: a 1,000,000-row, 10-column DataFrame is written to a moto S3 server and read
 back, each in a fresh subprocess; peak RSS growth over the process's baseline (after
 imports) is printed against the frame's in-memory size.
@@ -152,11 +155,71 @@ def speed(quick: bool) -> None:
         del value, text, packed, df
 
 
+def big_frame() -> Any:
+    """The 1,000,000-row, 10-column frame of the offload bench: numbers, a tz-aware time, a categorical, strings."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "id": np.arange(ROWS, dtype="int64"),
+            "price": rng.random(ROWS) * 100,
+            "qty": rng.integers(0, 1000, ROWS, dtype="int32"),
+            "ratio": rng.random(ROWS),
+            "score": rng.normal(size=ROWS),
+            "when": pd.date_range("2024-01-01", periods=ROWS, freq="s", tz="UTC"),
+            "flag": rng.random(ROWS) < 0.5,
+            "kind": pd.Categorical(rng.choice(["a", "b", "c", "d"], ROWS)),
+            "count": pd.array(rng.integers(0, 100, ROWS), dtype="Int64"),
+            "label": pd.Series([f"item-{i % 5000}" for i in range(ROWS)], dtype="str"),
+        }
+    )
+
+
+def local(repeat: int = 7) -> None:
+    import statistics
+    import tempfile
+
+    import pandas as pd
+
+    df = big_frame()
+    print(f"\nlocal store: {ROWS:,}-row, 10-column DataFrame ({df.memory_usage(deep=True).sum() / 1e6:.1f} MB) "
+          f"offloaded to a directory and read back; medians of {repeat}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "raw.parquet"
+        store = Path(tmp) / "store"
+        raw_w, raw_r, ours_w, ours_r = [], [], [], []
+        ref = ""
+        for _ in range(repeat):  # alternated, so both see the same load
+            start = time.perf_counter()
+            df.to_parquet(path)
+            raw_w.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            pd.read_parquet(path)
+            raw_r.append(time.perf_counter() - start)
+            for old in store.glob("*"):
+                old.unlink()
+            start = time.perf_counter()
+            ref = converters.dumps(df, store=store)
+            ours_w.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            out = converters.loads(ref, store=store)
+            ours_r.append(time.perf_counter() - start)
+        pd.testing.assert_frame_equal(out, df)
+        parsed = converters.Reference.parse(ref)
+        med = statistics.median
+        print(f"  raw pandas Parquet file: write {med(raw_w) * 1e3:.0f} ms, read {med(raw_r) * 1e3:.0f} ms, "
+              f"{path.stat().st_size / 1e6:.1f} MB")
+        print(f"  converters {parsed.codec}/{parsed.version}: dumps {med(ours_w) * 1e3:.0f} ms, loads {med(ours_r) * 1e3:.0f} ms, "
+              f"{parsed.size / 1e6:.1f} MB (sha256 both ways); round trip {(med(ours_w) + med(ours_r)) / (med(raw_w) + med(raw_r)):.2f}x "
+              f"raw Parquet", flush=True)
+
+
 def rss_child(mode: str, url: str, ref: str) -> None:
     """Runs in a fresh process: write or read the big frame, report peak RSS as JSON."""
     import os
 
-    import numpy as np
     import pandas as pd
     import psutil
 
@@ -175,21 +238,7 @@ def rss_child(mode: str, url: str, ref: str) -> None:
             refs.write("5")
 
     if mode == "write":
-        rng = np.random.default_rng(1)
-        df = pd.DataFrame(
-            {
-                "id": np.arange(ROWS, dtype="int64"),
-                "price": rng.random(ROWS) * 100,
-                "qty": rng.integers(0, 1000, ROWS, dtype="int32"),
-                "ratio": rng.random(ROWS),
-                "score": rng.normal(size=ROWS),
-                "when": pd.date_range("2024-01-01", periods=ROWS, freq="s", tz="UTC"),
-                "flag": rng.random(ROWS) < 0.5,
-                "kind": pd.Categorical(rng.choice(["a", "b", "c", "d"], ROWS)),
-                "count": pd.array(rng.integers(0, 100, ROWS), dtype="Int64"),
-                "label": pd.Series([f"item-{i % 5000}" for i in range(ROWS)], dtype="str"),
-            }
-        )
+        df = big_frame()
     before = psutil.Process().memory_info().rss
     reset_peak()
     start = time.perf_counter()
@@ -260,12 +309,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 50 MB payloads")
     parser.add_argument("--no-offload", action="store_true")
+    parser.add_argument("--no-speed", action="store_true", help="skip the codec speed table")
     parser.add_argument("--rss-child", nargs=3, metavar=("MODE", "URL", "REF"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
         rss_child(*args.rss_child)
         return
-    speed(args.quick)
+    if not args.no_speed:
+        speed(args.quick)
+    local()
     if not args.no_offload:
         offload()
 

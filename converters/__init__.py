@@ -16,6 +16,17 @@
   raises `EncodeError`), so what `dumps` writes `loads` reads. The numpy arrays, frames and
   tables inside one json or msgpack payload share its limit; an array's shape times its
   itemsize must equal its bytes, and its dtype be a plain numeric one, before it is allocated.
+
+DataFrames and pyarrow Tables are Parquet (`pandas/1`, `arrow/1`), except that `dumps`
+with `codec="auto"` offloads one to a store on this machine (`Store.machine_local`: a
+`LocalStore`) as an uncompressed Arrow IPC stream (`pandas-ipc/1`, `arrow-ipc/1`): no
+compress/decompress cycle between steps, and the frame read back shares the fetched bytes
+(under 1 MiB of IPC, inline Parquet is tried first). S3 objects, inline values and
+`codec="pandas"` stay Parquet any tool reads. An IPC payload is checked like Parquet before a column is built:
+its messages walked (sizes inside the payload), compressed bodies refused, a batch's buffers
+inside its body and not overlapping (so the table takes no more than the payload), then
+validated in full and measured against the ceiling. Objects are read, never memory-mapped:
+a mapped file could change after its checksum is verified.
 """
 
 from __future__ import annotations

@@ -16,12 +16,13 @@ from ._errors import (
     PayloadTooLarge,
     StoreError,
 )
+from ._ipc import IPC_FROM
 from ._json import HoldsBytes, JsonCodec
 from ._limits import DECODED_BYTES_ENV, decoded_ceiling, inline_ceiling
 from ._pandas import PandasCodec, decoded_size_exceeds, is_pandas
 from ._reference import PREFIX as REF_PREFIX
 from ._reference import Reference
-from ._store import StoreLike, check_key, open_store, size_mismatch
+from ._store import Store, StoreLike, check_key, open_store, size_mismatch
 
 __all__ = ["dumps", "loads", "SWF_LIMIT"]
 
@@ -86,6 +87,15 @@ def dumps(
     reference; without a store they raise `PayloadTooLarge`. `what` names the
     value in error messages (`result["rows"][3]`).
     """
+    # A large frame or table bound for a store on this machine goes as Arrow IPC; the rest as before.
+    target = None
+    fast = None
+    if codec == "auto" and store is not None and (is_pandas(value) or is_arrow(value)):
+        target = open_store(store)
+        fast = _ipc(value, what) if target.machine_local else None
+        # Parquet compresses: below IPC_FROM it may still fit inline, and is tried first.
+        if fast is not None and memoryview(fast[1]).nbytes >= IPC_FROM:
+            return _offload(*fast, target)
     outer = _leaves.start_tally()
     try:
         chosen, payload = _encode(value, codec, what)
@@ -116,7 +126,25 @@ def dumps(
     del payload
     if store is None:
         raise PayloadTooLarge(size, int(threshold), what)
-    target = open_store(store)
+    if fast is not None and target is not None:  # too large to go inline as Parquet: the IPC form is at hand
+        return _offload(*fast, target)
+    return _offload(chosen, body, open_store(store) if target is None else target)
+
+
+def _ipc(value: Any, what: str) -> tuple[Codec, Any] | None:
+    """The `pandas-ipc` or `arrow-ipc` payload of a frame or table; None when a user's codec encodes those."""
+    if is_pandas(value):
+        parquet, name = get_codec("pandas"), "pandas-ipc"
+    else:
+        parquet, name = get_codec("arrow"), "arrow-ipc"
+    if type(parquet) not in (PandasCodec, ArrowCodec):  # a user's own codec for frames: theirs to use
+        return None
+    chosen = get_codec(name)
+    return chosen, chosen.encode(value, what=what)
+
+
+def _offload(chosen: Codec, body: Any, target: Store) -> str:
+    """Write `body` to `target` under its sha256; the reference to it."""
     sha256 = hashlib.sha256(body).hexdigest()
     # Content-addressed: an object already stored under its hash is the same bytes.
     uri = target.uri_for(sha256) if target.exists(sha256) else target.put(sha256, body)

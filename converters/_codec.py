@@ -86,6 +86,10 @@ def _builtin(name: str) -> Codec | None:
         from ._arrow import ArrowCodec
 
         return ArrowCodec()
+    if name in ("pandas-ipc", "arrow-ipc"):
+        from ._ipc import ArrowIpcCodec, PandasIpcCodec
+
+        return PandasIpcCodec() if name == "pandas-ipc" else ArrowIpcCodec()
     return None
 
 
@@ -122,7 +126,7 @@ def get_codec(name: str, version: str | int | None = None, *, decoding: bool = F
             _load_entry_points()
             codec = _codecs.get(name)
     if codec is None:
-        known = ", ".join(sorted(set(_codecs) | {"json", "msgpack", "pandas", "arrow"}))
+        known = ", ".join(sorted(set(_codecs) | {"json", "msgpack", "pandas", "arrow", "pandas-ipc", "arrow-ipc"}))
         if decoding:
             raise DecodeError(
                 f"unknown codec {name!r} (version {version}); known codecs: {known}. "

@@ -15,19 +15,25 @@ are and measured before they are expanded. Past the caller's ceiling it is refus
 from __future__ import annotations
 
 import io
-import json
-import sys
 from typing import Any, ClassVar
 
 from ._codec import Codec
-from ._errors import DecodeError, EncodeError
+from ._errors import DecodeError
+from ._frames import frame_table, is_pandas, table_frame, unencodable
 from ._limits import DECODED_BYTES_ENV, INLINE_FLOOR, INLINE_RATIO, decoded_ceiling
 from ._parquet import Chunk, Footer, read_footer
-from ._path import type_name
 
-__all__ = ["PandasCodec", "decoded_size", "decoded_size_exceeds", "is_pandas", "read_parquet", "write_parquet"]
+__all__ = [
+    "PandasCodec",
+    "decoded_size",
+    "decoded_size_exceeds",
+    "frame_table",
+    "is_pandas",
+    "read_parquet",
+    "table_frame",
+    "write_parquet",
+]
 
-_META_KEY = b"pipeflow"
 #: Payloads from this size on are read a column at a time (smaller ones: all columns at once, threaded).
 COLUMNWISE_FROM = 8 * 1024 * 1024
 
@@ -43,12 +49,6 @@ _WIDTH = {"BOOLEAN": 1, "INT32": 4, "INT64": 8, "INT96": 12, "FLOAT": 4, "DOUBLE
 _PER_VALUE = 16
 
 
-def is_pandas(value: Any) -> bool:
-    """True for a DataFrame or Series, without importing pandas."""
-    pd = sys.modules.get("pandas")
-    return pd is not None and isinstance(value, (pd.DataFrame, pd.Series))
-
-
 class PandasCodec(Codec):
     """DataFrame and Series as Parquet: index, dtypes and column names kept."""
 
@@ -57,51 +57,15 @@ class PandasCodec(Codec):
     binary: ClassVar[bool] = True
 
     def encode(self, value: Any, *, what: str = "value") -> bytes:
-        if not is_pandas(value):
-            raise EncodeError(
-                f"the pandas codec encodes a DataFrame or Series, not {type_name(value)} at {what}",
-                type_name=type_name(value),
-                path=what,
-            )
-        import pandas as pd
         import pyarrow as pa
 
-        meta: dict[str, Any] = {"kind": "frame"}
-        frame = value
-        if isinstance(value, pd.Series):
-            meta = {"kind": "series", "name": value.name}
-            frame = value.to_frame(name="__series__")
+        table = frame_table(value, what)
         try:
-            json.dumps(meta)
-        except TypeError:
-            raise EncodeError(
-                f"the pandas codec cannot keep a Series name of type {type_name(value.name)} at {what}",
-                type_name=type_name(value.name),
-                path=what,
-            ) from None
-        for column, dtype in frame.dtypes.items():
-            # pyarrow writes these but cannot read them back ("data type ... not understood").
-            if isinstance(dtype, pd.ArrowDtype) and pa.types.is_nested(dtype.pyarrow_dtype):
-                raise EncodeError(
-                    f"the pandas codec cannot encode column {column!r} of the {type(value).__name__} at {what}: "
-                    f"nested pyarrow dtype {dtype} does not survive Parquet; convert it to object or flatten it",
-                    type_name=type_name(value),
-                    path=f"{what}[{column!r}]",
-                )
-        try:
-            # Numeric, datetime and string columns convert without copying, so the one full
-            # copy made here is the Parquet output.
-            table = pa.Table.from_pandas(frame, preserve_index=None)
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(meta).encode()})
             sink = io.BytesIO()
             _write(table, sink)
             del table
         except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise EncodeError(
-                f"the pandas codec cannot encode the {type(value).__name__} at {what}: {exc}",
-                type_name=type_name(value),
-                path=what,
-            ) from exc
+            raise unencodable(value, what, exc) from exc
         return sink.getvalue()
 
     def decode(self, payload: Any) -> Any:
@@ -136,25 +100,10 @@ def read_parquet(payload: Any, max_bytes: int, codec: str = "pandas") -> tuple[A
 
 def read_frame(payload: Any, max_bytes: int) -> tuple[Any, int]:
     """`(DataFrame or Series, bytes its table took)` of what `PandasCodec.encode` wrote; past `max_bytes`, DecodeError."""
-    import pyarrow as pa
-
     box = [payload]
     del payload  # the caller handed over its only reference: free it before the frame is built
     table, size = read_parquet(box.pop(), max_bytes)
-    try:
-        raw = (table.schema.metadata or {}).get(_META_KEY, b'{"kind": "frame"}')
-        meta = json.loads(raw)
-        if not isinstance(meta, dict):
-            raise ValueError(f"pipeflow metadata is a {type(meta).__name__}, not an object")
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    except (pa.ArrowException, OSError) as exc:
-        raise DecodeError(f"corrupt pandas payload: {exc}", codec="pandas", version="1") from exc
-    del table
-    if meta.get("kind") == "series":
-        series = frame["__series__"]
-        series.name = meta.get("name")
-        return series, size
-    return frame, size
+    return table_frame([table]), size
 
 
 class DecodedTooLarge(DecodeError):

@@ -229,7 +229,7 @@ def test_the_ceiling_for_references_is_configurable(
     import pandas as pd
 
     frame = pd.DataFrame({"i": np.zeros(2_000_000, dtype=np.int64)})  # 16 MB in memory, a few KB as Parquet
-    ref = converters.dumps(frame, store=tmp_path, threshold=0)
+    ref = converters.dumps(frame, codec="pandas", store=tmp_path, threshold=0)
     assert converters.loads(ref, store=tmp_path).shape == (2_000_000, 1)
     monkeypatch.setenv("PIPEFLOW_MAX_DECODED_BYTES", "1MiB")
     with pytest.raises(converters.DecodeError, match=r"over the limit of 1,048,576 bytes\..*PIPEFLOW_MAX_DECODED_BYTES"):

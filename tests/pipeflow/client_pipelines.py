@@ -10,11 +10,17 @@ from tests.e2e.pipelines.control import inc, wait_for_file
 from tests.e2e.pipelines.inspect import boom
 
 
-@pf.task
+@pf.task(converter="pandas")  # Parquet, which a preview reads a row group at a time, even in a local store
 def frame(rows: int) -> pd.DataFrame:
     """`rows` rows of random floats: too large for a field, so offloaded to the store."""
     rng = np.random.default_rng(7)
     return pd.DataFrame({"i": np.arange(rows, dtype="int64"), "x": rng.random(rows)})
+
+
+@pf.task
+def local_frame(rows: int) -> pd.DataFrame:
+    """The same with the default converter: Arrow IPC in a local store."""
+    return frame.fn(rows)
 
 
 held = pf.chain(wait_for_file, inc)  # {"started", "release", "value"}: value + 1, once released

@@ -89,6 +89,15 @@ def test_preview_reads_the_first_row_groups_only(here: Path, monkeypatch: pytest
         assert len(run.result(preview=1500)) == 1500  # across two row groups
 
 
+def test_a_frame_kept_as_arrow_ipc_previews_too(here: Path) -> None:
+    with pf.Client(workers=1) as client:
+        run = client.submit(pipelines.local_frame, input=20_000)
+        whole = run.result()
+        ref = converters.Reference.parse(run.events()[-1]["workflowExecutionCompletedEventAttributes"]["result"])
+        assert ref.codec == "pandas-ipc"
+        assert run.result(preview=5).equals(whole.head(5))
+
+
 def test_runs_filters_and_cancel(client: pf.Client) -> None:
     done = client.submit(pipelines.plus_one, input=1).wait(progress=False)
     failed = client.submit(pipelines.broken, input=1).wait(progress=False)
