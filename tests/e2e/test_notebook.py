@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent.parent
 NOTEBOOK = REPO / "examples" / "notebooks" / "quickstart.ipynb"
 COLUMNS = ["step", "task", "attempt", "status", "scheduled", "started", "closed", "duration", "worker", "input_size",
-           "result_size", "error"]
+           "result_size", "error", "kind", "child_workflow_id", "child_run_id", "parent", "depth"]
 
 
 def _output(cell: Any, kind: str) -> str:
