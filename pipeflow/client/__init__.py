@@ -7,7 +7,7 @@ from ._client import Client
 from ._history import history_frame, progress_of
 from ._logs import AttemptLog, attempt_logs, print_logs, render_logs
 from ._preview import preview_result
-from ._reader import Reader, list_runs, open_reader
+from ._reader import Reader, list_runs, open_reader, run_store
 from ._run import Run
 from ._tables import show, table
 from ._tasks import HISTORY_COLUMNS, STATUSES, TASK_COLUMNS, tasks_frame
@@ -30,6 +30,7 @@ __all__ = [
     "print_logs",
     "progress_of",
     "render_logs",
+    "run_store",
     "show",
     "table",
     "tasks_frame",

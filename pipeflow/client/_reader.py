@@ -246,7 +246,7 @@ def status_doc(reader: Reader, run: str) -> dict[str, Any]:
         doc["cancel_requested"] = bool(info.get("cancelRequested"))
     elif events and events[-1]["eventType"] != "WorkflowExecutionCompleted":
         try:  # raises the run's failure, which status reports (the result is `pipeflow result`'s)
-            wire.decode_close_event(events[-1], run_id=doc["run_id"], store=_store_of(events),
+            wire.decode_close_event(events[-1], run_id=doc["run_id"], store=run_store(events),
                                     workflow_id=doc["workflow_id"])
         except PipeflowError as exc:
             doc["error"] = str(exc)
@@ -269,11 +269,14 @@ def _total_exact(events: list[dict[str, Any]]) -> bool:
     return True
 
 
-def _store_of(events: list[dict[str, Any]]) -> str | None:
+def run_store(events: list[dict[str, Any]], store: str | None = None, who: str = "command",
+              fix: str = "set PIPEFLOW_STORE={store} to read it") -> str | None:
     """The store to read a run's offloaded values from: the one it names, when under this process's own.
 
-    This process's store is PIPEFLOW_STORE, else ./.pipeflow/payloads here; a store named only by the
-    run's input is never opened (anyone who starts a run writes that input). None when the run names none.
+    This process's store is `store`, else PIPEFLOW_STORE, else ./.pipeflow/payloads here; a store
+    named only by the run's input is never opened (anyone who starts a run writes that input).
+    None when the run names none. `events`: its history (the first event is enough); `who` and
+    `fix` (`{store}`: the store the run names) word the refusal of a store elsewhere.
     """
     from .. import wire
     from ..running import default_store
@@ -281,13 +284,13 @@ def _store_of(events: list[dict[str, Any]]) -> str | None:
     for event in events[:1]:
         attrs = event.get("workflowExecutionStartedEventAttributes") or {}
         try:
-            store = wire.decode_workflow_input(attrs.get("input"))[1]
+            named = wire.decode_workflow_input(attrs.get("input"))[1]
         except (ValueError, KeyError, TypeError):
             return None
-        if not isinstance(store, str):
+        if not isinstance(named, str):
             return None
-        return wire.run_store(store, default_store(os.environ.get("PIPEFLOW_STORE") or None), "command",
-                               fix=f"set PIPEFLOW_STORE={store.split('#', 1)[0]} to read it")
+        own = default_store(store or os.environ.get("PIPEFLOW_STORE") or None)
+        return wire.run_store(named, own, who, fix=fix.format(store=named.split("#", 1)[0]))
     return None
 
 
@@ -306,7 +309,7 @@ def result_of(reader: Reader, run: str) -> tuple[dict[str, Any], Any]:
                        reverseOrder=True)["events"][:1]
     if not last:
         raise EngineError(f"run {row['run_id']} has no history", code="UnknownResourceFault")
-    return row, wire.decode_close_event(last[0], run_id=row["run_id"], store=_store_of(first),
+    return row, wire.decode_close_event(last[0], run_id=row["run_id"], store=run_store(first),
                                         workflow_id=row["workflow_id"])
 
 

@@ -18,7 +18,9 @@ def serve(source: Source, host: str = "127.0.0.1", port: int = 8233, token: str 
           open_browser: bool = True, say: Callable[[str], None] = lambda text: print(text, file=sys.stderr)) -> None:
     """Serve the console of `source` on host:port until Ctrl-C; say its address (with the token) first."""
     guard = Guard.for_host(host, port, token)
-    server = make_server(host, port, create_app(source, guard), threaded=True)
+    app = create_app(source, guard)
+    source.warm(app)  # before the address is said: the first page pays for no import or compilation
+    server = make_server(host, port, app, threaded=True)
     guard.port = server.server_port
     shown = f"[{host}]" if ":" in host else host
     address = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{server.server_port}/"

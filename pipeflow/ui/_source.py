@@ -1,25 +1,28 @@
 """Where the console reads runs from: the embedded state of this folder, `pipeflow server` or SWF.
 
 Every read goes through `pipeflow.client`'s Reader, so the embedded state is read the way the
-inspection commands read it: opened here when nobody holds it (for the length of one request,
-one request at a time), through the holder's control inbox while a `pipeflow run` or a notebook
-holds it. A closed run never changes again: its history is kept (a few, least recently used).
+inspection commands read it: opened here when nobody holds it, through the holder's control inbox
+while a `pipeflow run` or a notebook holds it. One reader serves the requests one at a time; the
+embedded state opened here is let go LINGER seconds after the last request (a page and the
+fragments it fetches share one opening), well within the 2 s an opening `pipeflow run` waits for
+it, so the console never keeps a run from starting. A closed run never changes again: its
+history is kept (a few, least recently used).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import wire
-from ..client import Reader, open_reader, progress_of
+from ..client import Reader, open_reader, progress_of, run_store
+
+LINGER = 0.5  # seconds the embedded state stays open here after a request (an opening engine waits 2 s for it)
 
 CACHED_RUNS = 16  # closed runs whose histories stay in memory
 LISTED_FOR = 1.0  # seconds the list of runs is reused (a page refreshes every 2 s)
@@ -109,21 +112,60 @@ class Source:
         self._runs: OrderedDict[str, RunData] = OrderedDict()
         self._progress: dict[str, tuple[int, int] | None] = {}
         self._current: Reader | None = None
+        self._opened = ExitStack()
+        self._used = 0.0  # when the reader was last used (monotonic)
+        self._timer: threading.Timer | None = None
         self._listed: tuple[float, list[RunRow]] = (0.0, [])
 
     @contextmanager
     def reader(self) -> Iterator[Reader]:
-        """A reader for this thread; nested uses share it (the embedded state is opened once a request)."""
+        """The reader, one request at a time; kept open across requests (the embedded state: LINGER seconds)."""
         with self._lock:
-            if self._current is not None:
+            if self._current is None:
+                self._current = self._opened.enter_context(
+                    open_reader(self.backend, self.domain, self.endpoint_url, self.region))
+            try:
                 yield self._current
+            finally:
+                self._used = time.monotonic()
+                if self.backend != "swf" and self._timer is None:
+                    self._timer = threading.Timer(LINGER, self._linger)
+                    self._timer.daemon = True
+                    self._timer.start()
+
+    def _linger(self) -> None:
+        with self._lock:
+            self._timer = None
+            idle = time.monotonic() - self._used
+            if idle < LINGER:  # used since: look again when it has been idle long enough
+                self._timer = threading.Timer(LINGER - idle, self._linger)
+                self._timer.daemon = True
+                self._timer.start()
                 return
-            with open_reader(self.backend, self.domain, self.endpoint_url, self.region) as reader:
-                self._current = reader
-                try:
-                    yield reader
-                finally:
-                    self._current = None
+            self.let_go()
+
+    def let_go(self) -> None:
+        """Close the reader (the embedded state opened here is free for another process at once)."""
+        with self._lock:
+            self._current = None
+            opened, self._opened = self._opened, ExitStack()
+            opened.close()
+
+    def warm(self, app: Any) -> None:
+        """Import and compile now what the first requests would (pandas, the engine, the templates)."""
+        from .._errors import PipeflowError
+        from ._steps import attempts_of
+
+        attempts_of([])  # pandas and the frames
+        for name in app.jinja_env.list_templates():
+            app.jinja_env.get_template(name)
+        try:
+            with self.reader() as reader:  # the engine's modules and SWF's model; nothing read is kept
+                reader.call("list_open_workflow_executions", startTimeFilter={"oldestDate": 0}, maximumPageSize=1)
+        except PipeflowError:
+            pass  # no state yet, or held and slow to answer: the pages say so
+        finally:
+            self.let_go()
 
     def runs(self) -> list[RunRow]:
         """Every top-level run, newest first (stages and shards are their parents' steps); LISTED_FOR seconds old at most."""
@@ -176,19 +218,7 @@ class Source:
 
     def store_of(self, events: list[dict[str, Any]]) -> str | None:
         """The run's store when it lies under this console's own (`--store`, PIPEFLOW_STORE, ./.pipeflow/payloads)."""
-        from ..running import default_store
-
-        if not events:
-            return None
-        attrs = events[0].get("workflowExecutionStartedEventAttributes") or {}
-        try:
-            named = wire.decode_workflow_input(attrs.get("input"))[1]
-        except (ValueError, KeyError, TypeError):
-            return None
-        if not isinstance(named, str):
-            return None
-        own = default_store(self.store or os.environ.get("PIPEFLOW_STORE") or None)
-        return wire.run_store(named, own, "pipeflow ui", fix=f"start `pipeflow ui --store {named.split('#', 1)[0]}`")
+        return run_store(events, self.store, "pipeflow ui", fix="start `pipeflow ui --store {store}`")
 
     def act(self, op: str, row: RunRow, **options: Any) -> None:
         """Cancel or signal a run as `pipeflow cancel` / `pipeflow signal` do."""
