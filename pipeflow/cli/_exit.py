@@ -91,7 +91,9 @@ def report_failure(exc: TaskFailed | RunFailed) -> None:
                    f"pipeflow logs {exc.workflow_id or exc.run_id} {exc.step}):", err=True)
         for line in exc.log_tail.splitlines():
             click.echo(f"  | {line}", err=True)
-    if isinstance(exc, TaskFailed) and exc.remote_traceback:
+    # A value pipeflow could not encode or decode (`data`): the message names it and the fix; the
+    # traceback would be pipeflow's own frames.
+    if isinstance(exc, TaskFailed) and exc.remote_traceback and not exc.data:
         verbose = logging.getLogger("pipeflow").getEffectiveLevel() <= logging.INFO
         click.echo(f"remote traceback of step {exc.step} (task {exc.task}, attempt {exc.attempt}):", err=True)
         for line in _traceback(exc.remote_traceback, None if verbose else TRACEBACK_FRAMES):
