@@ -156,7 +156,7 @@ def run(
 ) -> None:
     """Run the pipeline FILE[:ATTR] (ATTR defaults to `pipeline`) and print its result as JSON."""
     from .._loader import load_pipeline
-    from ..running import result_json, run_file
+    from ..running import run_file
 
     if backend == "swf" and not domain:
         raise click.UsageError("--backend swf needs --domain D (the SWF domain to run in; registered if new)")
@@ -177,14 +177,27 @@ def run(
                 workers=workers, local_workers=not no_local_workers, progress=not no_progress,
             )
     else:
-        from ..running import Interrupted
+        with resumable(target), failure_json(as_json):
+            outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
+    echo_outcome(outcome, as_json)
 
-        try:
-            with failure_json(as_json):
-                outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
-        except Interrupted as exc:  # the run stays open here: say how to continue it
-            click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+
+@contextmanager
+def resumable(target: str | None) -> Iterator[None]:
+    """Ctrl-C of an embedded run (`Interrupted`): the run stays open; say how to continue it, exit 130."""
+    from ..running import Interrupted
+
+    try:
+        yield
+    except Interrupted as exc:
+        click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def echo_outcome(outcome: Any, as_json: bool) -> None:
+    """A completed run's result on stdout: the value as JSON, or with `--json` the run's document."""
+    from ..running import result_json
+
     if as_json:
         click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
                                 "status": "COMPLETED", "result": outcome.result}))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from ._exit import EXIT_INTERRUPTED
 from ._group import cli
-from ._run import _parse_input, _store_uri, check_store, failure_json
+from ._run import _parse_input, _store_uri, check_store, echo_outcome, failure_json, resumable
 
 
 @cli.command()
@@ -217,7 +215,7 @@ def resume(
     loaded on its say-so (RUN alone shows it as a hint), and FILE must be that file as it was
     when RUN started, unless --allow-changed.
     """
-    from ..running import result_json, resume_file, resume_swf
+    from ..running import resume_file, resume_swf
 
     if len(args) > 2:
         raise click.UsageError("give the pipeline file and the run to resume: FILE[:ATTR] RUN")
@@ -233,17 +231,7 @@ def resume(
                                  workers=workers, local_workers=not no_local_workers, progress=not no_progress,
                                  store=store, allow_changed=allow_changed)
     else:
-        from ..running import Interrupted
-
-        try:
-            with failure_json(as_json):
-                outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress,
-                                      store=store, allow_changed=allow_changed)
-        except Interrupted as exc:  # the run stays open here: say how to continue it
-            click.echo(f"interrupted: continue with  pipeflow resume {target} {exc.run_id}", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-    if as_json:
-        click.echo(result_json({"run_id": outcome.run_id, "workflow_id": outcome.workflow_id,
-                                "status": "COMPLETED", "result": outcome.result}))
-    else:
-        click.echo(result_json(outcome.result))
+        with resumable(target), failure_json(as_json):
+            outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress,
+                                  store=store, allow_changed=allow_changed)
+    echo_outcome(outcome, as_json)

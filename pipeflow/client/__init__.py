@@ -9,7 +9,7 @@ from ._logs import AttemptLog, attempt_logs, print_logs, render_logs
 from ._preview import preview_result
 from ._reader import Reader, list_runs, open_reader, run_store
 from ._run import Run
-from ._tables import show, table
+from ._tables import format_duration, show, table
 from ._tasks import HISTORY_COLUMNS, STATUSES, TASK_COLUMNS, tasks_frame
 from ._timeline import timeline
 
@@ -23,6 +23,7 @@ __all__ = [
     "Run",
     "attempt_logs",
     "expand_tasks",
+    "format_duration",
     "history_frame",
     "list_runs",
     "open_reader",

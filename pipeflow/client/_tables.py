@@ -24,13 +24,15 @@ def _when(iso: str | None, digits: int = 0) -> str:
     return iso[: 19 + (digits + 1 if digits and iso[19:20] == "." else 0)].replace("T", " ") + "Z"
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
+def format_duration(seconds: float | None, unit_sep: str = "") -> str:
+    """`850ms`, `2.5s`, `3m07s`, `1h02m`; `-` for none (or NaN). `unit_sep` goes before ms and s."""
+    if seconds is None or seconds != seconds:
         return "-"
+    seconds = float(seconds)
     if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
+        return f"{seconds * 1000:.0f}{unit_sep}ms"
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{seconds:.1f}{unit_sep}s"
     minutes, secs = divmod(int(round(seconds)), 60)
     if minutes < 60:
         return f"{minutes}m{secs:02d}s"
@@ -80,7 +82,7 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no runs"
     return table(
-        [[r["workflow_id"], r["status"], _when(r["started"]), _duration(r["duration"]),
+        [[r["workflow_id"], r["status"], _when(r["started"]), format_duration(r["duration"]),
           f"{r['pipeline']} v{r['version']}", r["run_id"]] for r in rows],
         ["WORKFLOW ID", "STATUS", "STARTED", "DURATION", "PIPELINE", "RUN ID"], right=frozenset({3}),
     )
@@ -90,7 +92,7 @@ def render_status(doc: dict[str, Any]) -> str:
     lines = [
         ("workflow id", doc["workflow_id"]), ("run id", doc["run_id"]),
         ("pipeline", f"{doc['pipeline']} v{doc['version']}"), ("status", doc["status"]),
-        ("started", _when(doc["started"])), ("closed", _when(doc["closed"])), ("duration", _duration(doc["duration"])),
+        ("started", _when(doc["started"])), ("closed", _when(doc["closed"])), ("duration", format_duration(doc["duration"])),
     ]
     if doc.get("parent"):
         lines.append(("parent", f"{doc['parent']['workflow_id']} (run {doc['parent']['run_id']})"))
@@ -117,7 +119,7 @@ def render_tasks(rows: list[dict[str, Any]]) -> str:
     return table(
         [["  " * int(r.get("depth") or 0) + str(r.get("step")),  # a step inside a stage: under the stage's row
           str(r.get("task")), str(r.get("attempt")), str(r.get("status")),
-          _when(r.get("started")), _duration(r.get("duration")), _one_line(r.get("worker")),
+          _when(r.get("started")), format_duration(r.get("duration")), _one_line(r.get("worker")),
           _size(r.get("input_size")), _size(r.get("result_size")), _one_line(r.get("error"))] for r in rows],
         ["STEP", "TASK", "ATTEMPT", "STATUS", "STARTED", "DURATION", "WORKER", "IN", "OUT", "ERROR"],
         right=frozenset({2, 5, 7, 8}),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from ..client import format_duration
+
 
 def when(value: Any) -> str:
     """`2026-11-29 05:19:41Z` from ISO text, a datetime or epoch seconds; `-` for none."""
@@ -18,15 +20,5 @@ def when(value: Any) -> str:
 
 
 def duration(seconds: Any) -> str:
-    if seconds is None or seconds != seconds:
-        return "-"
-    seconds = float(seconds)
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    """`850 ms`, `2.5 s`, `3m07s`; `-` for none."""
+    return format_duration(seconds, unit_sep=" ")

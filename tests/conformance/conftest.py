@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pipeflow.engine._model import service_model
+from tests._support.shapes import check_shape
 from tests._support.servers import moto_server, pipeflow_server
 
 BACKENDS = ("pipeflow", "moto")
@@ -153,33 +154,7 @@ def check_output(operation: str, response: dict[str, Any]) -> None:
     if shape is None:
         assert body == {}, f"{operation} answers nothing, got {body}"
         return
-    _check(body, shape, operation)
-
-
-def _check(value: Any, shape: Any, where: str) -> None:
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(value, dict), where
-        unknown = set(value) - set(shape.members)
-        assert not unknown, f"{where}: members not in {shape.name}: {unknown}"
-        missing = set(shape.required_members) - set(value)
-        assert not missing, f"{where}: required members missing: {missing}"
-        for name, sub in value.items():
-            _check(sub, shape.members[name], f"{where}.{name}")
-    elif kind == "list":
-        assert isinstance(value, list), where
-        for i, item in enumerate(value):
-            _check(item, shape.member, f"{where}[{i}]")
-    elif kind == "string":
-        assert isinstance(value, str), where
-        if shape.enum:
-            assert value in shape.enum, f"{where}: {value!r} not in {shape.name}"
-    elif kind in ("integer", "long"):
-        assert isinstance(value, int) and not isinstance(value, bool), where
-    elif kind == "boolean":
-        assert isinstance(value, bool), where
-    elif kind == "timestamp":
-        assert value.tzinfo is not None, where
+    check_shape(body, shape, operation)
 
 
 ARN = re.compile(r"arn:aws:swf:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):/domain/(?P<name>.+)")

@@ -15,7 +15,9 @@ import pytest
 
 from pipeflow.engine._model import service_model
 
-from .conftest import WORKFLOW, Backend, _check, backends, complete, schedule
+from tests._support.shapes import check_shape
+
+from .conftest import WORKFLOW, Backend, backends, complete, schedule
 
 # The attributes SWF always sends for each event type (beyond the model's required members).
 ALWAYS: dict[str, tuple[str, ...]] = {
@@ -145,7 +147,7 @@ def test_event_fields(backend: Backend, scenario: str, event_type: str) -> None:
     key = f"{event_type[0].lower()}{event_type[1:]}EventAttributes"
     shape = service_model().shape_for("HistoryEvent")
     for event in events:
-        _check(event, shape, event_type)
+        check_shape(event, shape, event_type)
         missing = [f for f in ALWAYS[event_type] if f not in event[key]]
         assert not missing, f"{event_type} #{event['eventId']} lacks {missing}: {event[key]}"
 

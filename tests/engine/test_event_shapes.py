@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pipeflow.engine._model import service_model
+from tests._support.shapes import check_shape
 
 from ._driver import WF, Driver, decision, schedule
-
-
-def _check(value: Any, shape: Any, where: str) -> None:
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(value, dict), where
-        unknown = set(value) - set(shape.members)
-        assert not unknown, f"{where}: members not in {shape.name}: {unknown}"
-        missing = set(shape.required_members) - set(value)
-        assert not missing, f"{where}: required members missing: {missing}"
-        for name, sub in value.items():
-            _check(sub, shape.members[name], f"{where}.{name}")
-    elif kind == "list":
-        assert isinstance(value, list), where
-        for i, item in enumerate(value):
-            _check(item, shape.member, f"{where}[{i}]")
-    elif kind == "string":
-        assert isinstance(value, str), where
-        if shape.enum:
-            assert value in shape.enum, f"{where}: {value!r} not in the enum"
-    elif kind in ("integer", "long"):
-        assert isinstance(value, int) and not isinstance(value, bool), where
-    elif kind == "boolean":
-        assert isinstance(value, bool), where
-    elif kind == "timestamp":
-        assert isinstance(value, datetime) and value.tzinfo is not None, where
-    else:
-        raise AssertionError(f"{where}: unexpected shape type {kind}")
 
 
 def _answer(d: Driver, workflow_id: str, decisions: list[dict[str, Any]], **extra: Any) -> None:
@@ -104,7 +76,7 @@ def test_every_event_matches_the_model() -> None:
     seen: set[str] = set()
     for ex in d.state.runs.values():
         for i, event in enumerate(ex.events, start=1):
-            _check(event, shape, f"{ex.workflow_id}#{i} {event['eventType']}")
+            check_shape(event, shape, f"{ex.workflow_id}#{i} {event['eventType']}")
             assert event["eventId"] == i
             seen.add(event["eventType"])
     must = {
