@@ -4,8 +4,7 @@
 named by its run id or its workflow id. `pipeflow cancel` / `pipeflow signal` call them; with
 the embedded backend the engine's state in ./.pipeflow/ is held by the `pipeflow run` that is
 running the pipeline (one engine per database), so the command leaves its request in
-./.pipeflow/control/ and that process carries it out (`Inbox`). The inspection commands
-(`pipeflow runs/status/history/tasks/result`) read a held state the same way (`InboxReader`).
+./.pipeflow/control/ and that process carries it out (`_inbox.Inbox`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
-"""Control of a running pipeline from outside: cancel it, signal it.
+"""The control inbox: how commands reach the process holding an embedded state.
 
-`cancel()` and `signal()` take any SWF client (boto3's, or the embedded engine's) and a run
-named by its run id or its workflow id. `pipeflow cancel` / `pipeflow signal` call them; with
-the embedded backend the engine's state in ./.pipeflow/ is held by the `pipeflow run` that is
-running the pipeline (one engine per database), so the command leaves its request in
-./.pipeflow/control/ and that process carries it out (`Inbox`). The inspection commands
-(`pipeflow runs/status/history/tasks/result`) read a held state the same way (`InboxReader`).
+One process holds ./.pipeflow/state.sqlite at a time (a `pipeflow run`, a notebook's Client).
+`pipeflow cancel/signal` and the inspection commands (`runs/status/history/tasks/result`) of
+other processes leave a request file in ./.pipeflow/control/; the holder's `Inbox` carries it
+out and writes the answer beside it, which `InboxReader` (a read-only SWF client) waits for.
 """
 
 from __future__ import annotations
