@@ -31,6 +31,19 @@ def page() -> Iterator[Any]:
         browser.close()
 
 
+def shot(page: Any, name: str, full_page: bool = True) -> None:
+    """Save the page as an artifact once it has settled (a capture during a navigation can fail: try again)."""
+    page.wait_for_load_state("load")
+    for attempt in range(3):
+        try:
+            page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+            return
+        except playwright.Error:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(200)
+
+
 def run_url(site: Site, name: str) -> str:
     return site.url + "/run?" + urllib.parse.urlencode(site.ids(name))
 
@@ -40,7 +53,7 @@ def test_runs_list_and_filtering(site: Site, page: Any) -> None:
     rows = page.locator("tr.run-row")
     assert {rows.nth(i).get_attribute("data-status") for i in range(rows.count())} >= {
         "COMPLETED", "FAILED", "CANCELED", "RUNNING"}
-    page.screenshot(path=str(ARTIFACTS / "runs.png"), full_page=True)
+    shot(page, "runs.png")
     page.select_option("select[name=status]", "FAILED")
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**status=FAILED**")
@@ -60,19 +73,19 @@ def test_etl_run_page(site: Site, page: Any) -> None:
     tip.wait_for(state="visible")
     assert "attempt 1" in tip.inner_text() and "queue wait" in tip.inner_text()
     assert "clean_rows" in page.locator("#result").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "run-etl.png"), full_page=True)
+    shot(page, "run-etl.png")
     page.click("[data-zoom=in]")
     page.wait_for_function("document.getElementById('timeline').dataset.zoomed === '1'")
     page.goto(site.url + "/run/history?" + urllib.parse.urlencode(site.ids("etl")))
     assert page.locator("#history tbody tr").count() > 10
-    page.screenshot(path=str(ARTIFACTS / "history-etl.png"), full_page=True)
+    shot(page, "history-etl.png")
 
 
 def test_failed_run_traceback_and_log_tail(site: Site, page: Any) -> None:
     page.goto(run_url(site, "broken"))
     assert "ValueError: boom on 2" in page.locator("#traceback").inner_text()
     assert "<b>not bold</b>" in page.locator("#log-tail").inner_text()  # shown as text, not markup
-    page.screenshot(path=str(ARTIFACTS / "run-failed.png"), full_page=True)
+    shot(page, "run-failed.png")
 
 
 def test_a_stage_links_its_child_run(site: Site, page: Any) -> None:
@@ -81,7 +94,7 @@ def test_a_stage_links_its_child_run(site: Site, page: Any) -> None:
     page.click("#tree li.k-stage a.child")
     page.wait_for_selector("text=parent run")
     assert page.locator("#tree li.k-task").count() == 2
-    page.screenshot(path=str(ARTIFACTS / "run-stage-child.png"), full_page=True)
+    shot(page, "run-stage-child.png")
 
 
 def test_cancel_from_the_page(site: Site, page: Any) -> None:
@@ -92,7 +105,7 @@ def test_cancel_from_the_page(site: Site, page: Any) -> None:
     page.wait_for_selector("#flash")
     page.wait_for_function("document.getElementById('run-status').textContent === 'CANCELED'", timeout=30_000)
     assert site.runs["to_cancel"].status == "CANCELED"
-    page.screenshot(path=str(ARTIFACTS / "run-canceled.png"), full_page=True)
+    shot(page, "run-canceled.png")
 
 
 def test_signal_from_the_page_and_live_refresh(site: Site, page: Any) -> None:
@@ -100,17 +113,18 @@ def test_signal_from_the_page_and_live_refresh(site: Site, page: Any) -> None:
     page.fill("#signal-form input[name=name]", "go")
     page.fill("#signal-form input[name=input]", "41")
     page.click("#signal-form button")
-    page.screenshot(path=str(ARTIFACTS / "confirm-signal.png"))
+    page.wait_for_selector("#confirm")
+    shot(page, "confirm-signal.png", full_page=False)
     page.click("#confirm")
     page.wait_for_selector("#flash")
     # the page refreshes itself while the run is open: no reload
     page.wait_for_function("document.getElementById('run-status').textContent === 'COMPLETED'", timeout=30_000)
     assert site.runs["to_signal"].result() == 42
-    page.screenshot(path=str(ARTIFACTS / "run-signalled.png"), full_page=True)
+    shot(page, "run-signalled.png")
 
 
 def test_a_bad_id_is_a_404_page(site: Site, page: Any) -> None:
     response = page.goto(site.url + "/run?run=nope")
     assert response is not None and response.status == 404
     assert "Not found" in page.inner_text("h1")
-    page.screenshot(path=str(ARTIFACTS / "not-found.png"))
+    shot(page, "not-found.png", full_page=False)
