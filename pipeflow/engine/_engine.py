@@ -69,6 +69,18 @@ class Engine:
         # attempt would cost a rebuild of the state from the database.
         self._refusing_until = 0.0
         self._refused = ""
+        # Group commit (sync="full" with a database): calls stage their log rows under the lock and
+        # wait, without it, until a batch holding them is committed; one of them commits the batch.
+        # Positions count staged rows and never go back; a failed batch ends a generation: memory
+        # is rebuilt from the database, and a position of an ended generation is durable only up
+        # to where that generation's commits reached.
+        self._group = db is not None and sync == "full"
+        self._staged = 0  # position of the last row staged (what memory holds)
+        self._durable = 0  # position up to which this generation's rows are committed
+        self._generation = 0
+        self._ended: dict[int, int] = {}  # generation -> its last durable position (recent ones)
+        self._committing = False
+        self._durable_cond = threading.Condition(self._lock)
         if db is not None:
             try:
                 self._open(Path(db))
@@ -98,7 +110,10 @@ class Engine:
         with self._lock:
             if self._closed:
                 raise SWFFault("ServiceUnavailable", "the engine is closed")
-            return self._apply(operation, params, region)
+            try:
+                return self._apply(operation, params, region)
+            finally:
+                self._settle()
 
     def internal(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         """Run one of the engine's own operations (`_FailLost`, `_CloseCanceled`): logged like SWF's, not in its API."""
@@ -107,7 +122,10 @@ class Engine:
         with self._lock:
             if self._closed:
                 raise SWFFault("ServiceUnavailable", "the engine is closed")
-            return self._apply(operation, params)
+            try:
+                return self._apply(operation, params)
+            finally:
+                self._settle()
 
     def client(self) -> EngineClient:
         """A boto3-shaped SWF client calling this engine."""
@@ -124,6 +142,11 @@ class Engine:
             self._timer_cond.notify_all()
         self._timer.join()
         with self._lock:
+            if self._group:
+                try:  # what was staged and not yet committed (a timeout nobody was answered about)
+                    self._await_durable(self._generation, self._staged)
+                except SWFFault as fault:
+                    logger.warning("the last changes were not saved: %s", fault.message)
             if self._store is not None:
                 if self._unsnapped > self._fold_at_close:
                     self._snapshot()
@@ -169,21 +192,81 @@ class Engine:
         self._stale = False
 
     def _commit(self, operation: str, now: float, params: dict[str, Any]) -> None:
-        """Append one entry, or undo its change in memory and answer a retryable fault."""
+        """Append one entry, or undo its change in memory and answer a retryable fault.
+
+        Under group commit the entry is only staged: the caller's _settle() waits for its batch.
+        """
         assert self._store is not None
+        if self._group:
+            self._store.stage(operation, now, params)
+            self._staged += 1
+            self._unsnapped += 1
+            return
         try:
             self._store.append(operation, now, params)
         except (sqlite3.Error, OSError) as exc:
-            self._rebuild()
-            self._refusing_until = time.monotonic() + REFUSE_AFTER_FAILED_COMMIT
-            self._refused = f"the change could not be saved ({exc}); nothing was changed, retry later"
+            self._refuse(exc)
             raise SWFFault("ServiceUnavailable", self._refused) from exc
         self._unsnapped += 1
 
+    def _refuse(self, exc: BaseException) -> None:
+        """A commit failed: memory goes back to what the database holds; changes are refused a moment."""
+        self._rebuild()
+        self._refusing_until = time.monotonic() + REFUSE_AFTER_FAILED_COMMIT
+        self._refused = f"the change could not be saved ({exc}); nothing was changed, retry later"
+
+    def _settle(self) -> None:
+        """Before a call is answered: wait until everything the state it saw holds is committed.
+
+        Inside the lock; the lock is released while waiting (never held across a commit). Raises
+        the retryable ServiceUnavailable when that state was lost to a failed commit.
+        """
+        if self._group:
+            self._await_durable(self._generation, self._staged)
+
+    def _await_durable(self, generation: int, position: int) -> None:
+        assert self._store is not None
+        while True:
+            if generation != self._generation:  # a batch failed since: memory was rebuilt
+                if position <= self._ended.get(generation, -1):
+                    return
+                raise SWFFault("ServiceUnavailable", self._refused)
+            if position <= self._durable:
+                return
+            if self._committing:
+                self._durable_cond.wait()
+                continue
+            # Lead: commit everything staged so far, outside the lock.
+            self._committing = True
+            rows, end = self._store.take(), self._staged
+            error: BaseException | None = None
+            self._lock.release()
+            try:
+                self._store.write(rows)
+            except BaseException as exc:  # sqlite3.Error, OSError (a full disk), anything: the batch is lost
+                error = exc
+            finally:
+                self._lock.acquire()
+                self._committing = False
+                self._durable_cond.notify_all()
+            if error is None:
+                self._durable = end
+                continue
+            # Every row staged since the last good batch (this batch's and the ones staged on top of
+            # it meanwhile) is lost, and so is every state a caller saw since: end the generation.
+            self._store.discard()
+            self._ended[self._generation] = self._durable
+            self._ended.pop(self._generation - 64, None)
+            self._generation += 1
+            self._durable = self._staged
+            self._refuse(error)
+            if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit: handled, then on its way
+                raise error
+
     def _snapshot(self) -> None:
         assert self._store is not None
-        if self._stale:  # memory holds a change the log refused: it must never reach a snapshot
-            return
+        if self._stale or self._store.pending or self._committing:
+            return  # memory holds a change the log refused or has not committed yet: never in a snapshot
         try:
             self._store.write_snapshot(snapshot.dump(self._state))
         except (sqlite3.Error, OSError) as exc:  # the log still holds everything: try again later
@@ -221,12 +304,19 @@ class Engine:
         with self._lock:
             while True:
                 if self._closed:
+                    self._settle()
                     return _empty(operation)
-                response = self._apply(operation, params)
+                try:
+                    response = self._apply(operation, params)
+                except SWFFault:
+                    self._settle()  # a refusal may tell of a change not yet committed
+                    raise
                 if "taskToken" in response:
+                    self._settle()
                     return response
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    self._settle()
                     return response
                 cond = self._conds.get(key)
                 if cond is None:
@@ -261,6 +351,13 @@ class Engine:
                         cond = self._conds.get(key)
                         if cond is not None:
                             cond.notify()
+                    if self._group:  # the pollers woken wait for it too; commit it without them
+                        try:
+                            self._settle()
+                        except SWFFault as fault:
+                            logger.warning("timeouts not applied: %s", fault.message)
+                            self._timer_cond.wait(1.0)
+                            continue
 
 
 def _empty(operation: str) -> dict[str, Any]:

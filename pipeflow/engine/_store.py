@@ -29,7 +29,9 @@ _HEAD_SIZE = 96  # bytes of the head file, rewritten in place so it never grows 
 
 
 class Store:
-    """One SQLite file; each append is its own committed transaction.
+    """One SQLite file; each append is its own committed transaction, or (group commit, under
+    sync="full") rows are staged under the engine's lock and written by one committer per batch,
+    a transaction (and an fsync) for many calls, outside that lock.
 
     The state machine is deterministic given (operation, params, now), so the log of
     accepted mutating calls is the state: replaying it rebuilds every execution, task
@@ -86,6 +88,9 @@ class Store:
         self._head_seq = head[0] if head is not None else None
         self._head_hash = head[1] if head is not None else None
         self._seq, self._hash = 0, GENESIS  # the end of the chain, known once entries() has run
+        # Rows staged (chained, not yet written) for the next group commit; see stage() and write().
+        self._pending: list[tuple[int, str, float, str, str]] = []
+        self._durable_seq, self._durable_hash = 0, GENESIS  # the end of the committed chain
         self._head_fd = -1 if str(path) == ":memory:" else os.open(f"{path}.head", os.O_RDWR | os.O_CREAT, 0o600)
 
     def _lock(self) -> None:
@@ -191,10 +196,14 @@ class Store:
             if at_head is not None and at_head != self._head_hash:
                 raise StoreDamaged(self.path, f"log row {self._head_seq:,} differs from the one its head recorded")
         self._seq, self._hash = seq, prev
+        self._pending = []
+        self._durable_seq, self._durable_hash = seq, prev
         self._write_head()
 
     def write_snapshot(self, data: dict[str, Any]) -> None:
         """Store a snapshot of the state after the last log entry and drop what it covers, atomically."""
+        if self._pending:
+            raise RuntimeError("a snapshot must not cover uncommitted log rows")
         text = json.dumps(data, separators=(",", ":"))
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -219,14 +228,56 @@ class Store:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
         self._seq, self._hash = self._seq + 1, chained
+        self._durable_seq, self._durable_hash = self._seq, self._hash
         self._write_head()
+
+    # --- group commit: stage() under the engine's lock, write() outside it, one batch at a time
+    def stage(self, op: str, now: float, params: dict[str, Any]) -> None:
+        """Chain one entry onto the log's end without writing it: the next take() and write() commit it."""
+        text = json.dumps(params, separators=(",", ":"))
+        chained = link(self._hash, op, now, text)
+        self._seq, self._hash = self._seq + 1, chained
+        self._pending.append((self._seq, op, now, text, chained))
+
+    @property
+    def pending(self) -> int:
+        """How many staged rows no batch has taken yet."""
+        return len(self._pending)
+
+    def take(self) -> list[tuple[int, str, float, str, str]]:
+        """The staged rows, oldest first, handed to one write()."""
+        rows, self._pending = self._pending, []
+        return rows
+
+    def write(self, rows: list[tuple[int, str, float, str, str]]) -> None:
+        """Commit a batch of taken rows in one transaction (one fsync under sync="full"), then the head.
+
+        Called without the engine's lock by one committer at a time, while nothing else uses the
+        connection (staging does not touch it). On sqlite3.Error or OSError nothing was written.
+        """
+        if not rows:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.executemany("INSERT INTO log (seq, op, now, params, hash) VALUES (?, ?, ?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+        finally:
+            if self._db.in_transaction:  # a failed statement or COMMIT: nothing of the batch stays
+                self._db.execute("ROLLBACK")
+        self._durable_seq, self._durable_hash = rows[-1][0], rows[-1][4]
+        self._write_head()
+
+    def discard(self) -> None:
+        """Forget every staged row and rewind the chain to its committed end (a batch failed)."""
+        self._pending = []
+        self._seq, self._hash = self._durable_seq, self._durable_hash
 
     def _write_head(self) -> None:
         # After the commit, like the WAL under synchronous=NORMAL: a killed process may leave it one
         # commit behind (harmless), never ahead. Written in place, so it never needs a new block.
         if self._head_fd < 0:
             return
-        record = f"{self._seq} {self._hash}\n".encode().ljust(_HEAD_SIZE, b" ")
+        record = f"{self._durable_seq} {self._durable_hash}\n".encode().ljust(_HEAD_SIZE, b" ")
         try:
             os.pwrite(self._head_fd, record, 0)
         except OSError:  # the log is committed; a stale head only weakens the next open's check
