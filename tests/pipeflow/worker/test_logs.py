@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,19 @@ def test_a_store_that_cannot_append_keeps_an_object_per_attempt() -> None:
     uri = wire.save_log(scope, "1#2", "hello\n")
     assert uri.endswith("logs/1@2.log") or uri.endswith("logs/1%402.log")
     assert wire.read_logs(scope) == {("1", 2): "hello\n"}
+
+
+def test_logs_in_an_s3_store_are_an_object_per_attempt(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_url)
+    bucket = "logs-" + uuid.uuid4().hex[:8]
+    s3 = boto3.client("s3", endpoint_url=moto_url)
+    s3.create_bucket(Bucket=bucket)
+    scope = str(wire.run_scope(f"s3://{bucket}/runs", "wf", "run"))
+    for attempt in (1, 2):
+        uri = wire.save_log(scope, f"3.map.1#{attempt}", f"try {attempt}\n")
+        assert uri.startswith(f"s3://{bucket}/runs/wf/") and uri.endswith(f"logs/3.map.1@{attempt}.log")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert [k.rsplit("/", 1)[-1] for k in keys] == ["3.map.1@1.log", "3.map.1@2.log"]
+    assert wire.read_logs(scope) == {("3.map.1", 1): "try 1\n", ("3.map.1", 2): "try 2\n"}
