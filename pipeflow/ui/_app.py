@@ -9,7 +9,6 @@ confirmed on a page of its own first; each is a command of the CLI too.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -24,6 +23,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .._errors import EngineError, PipeflowError
 from ..client import attempt_logs, render_logs
+from ..wire import load_json
 from ._details import checkpoints_of, failure_of, history_page, offloaded, preview, raw_value
 from ._gantt import gantt
 from ._guard import COOKIE, Guard
@@ -35,12 +35,14 @@ from ._text import duration, when
 log = logging.getLogger("pipeflow.ui")
 HERE = Path(__file__).resolve().parent
 LIVE_EVERY = 2.0  # seconds between refreshes of a page showing an open run
+MAX_BODY = 64 * 1024  # bytes of a POSTed form: a signal's input fits SWF's 32 KB; more is refused (413)
 
 
 def create_app(source: Source, guard: Guard) -> Flask:
     """The console's WSGI app."""
     app = Flask("pipeflow.ui", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.jinja_env.autoescape = True
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.jinja_env.filters.update(when=when, duration=duration)
     app.jinja_env.globals.update(csrf=guard.csrf, live_every=int(LIVE_EVERY * 1000))
 
@@ -200,8 +202,8 @@ def create_app(source: Source, guard: Guard) -> Flask:
         if action == "signal":
             if not form.get("name"):
                 abort(400, "give the signal's name")
-            try:
-                signal_value = json.loads(form.get("input") or "null")
+            try:  # depth checked before parsing, as everywhere JSON comes from elsewhere
+                signal_value = load_json(form.get("input") or "null", "the signal's input")
             except ValueError as exc:
                 abort(400, f"the signal's input is not JSON: {exc}")
         if request.form.get("confirm") != "yes":

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import converters
+from converters._limits import MAX_DEPTH, json_depth_exceeds
 
 LIMIT = 32_768
 REASON_LIMIT = 256
@@ -45,11 +46,6 @@ def load_json(text: str | bytes, what: str = "the document") -> Any:
     Raises ValueError (as `json.loads` does) when it is malformed or nests deeper than
     converters' limit, checked by a scan before parsing: never RecursionError.
     """
-    from converters._limits import (  # converters imports pipeflow: not at import
-        MAX_DEPTH,
-        json_depth_exceeds,
-    )
-
     if json_depth_exceeds(text):
         raise ValueError(f"{what} nests deeper than {MAX_DEPTH} levels")
     try:

@@ -104,6 +104,11 @@ def test_actions_need_the_csrf_secret_and_a_confirmation(site: Site) -> None:
     assert site.runs["open"].status == "RUNNING"
     code, body, _ = get(site.url + "/run/signal", data=q(**ids, csrf=csrf, name="go", input="{nope").encode())
     assert code == 400 and "not JSON" in body
+    deep = "[" * 5000 + "]" * 5000  # past the depth limit: refused by a scan, no RecursionError
+    code, body, _ = get(site.url + "/run/signal", data=q(**ids, csrf=csrf, name="go", input=deep).encode())
+    assert code == 400 and "nests deeper than 100 levels" in body and "Traceback" not in body
+    code, _, _ = get(site.url + "/run/signal", data=q(**ids, csrf=csrf, name="go", input="1" * 100_000).encode())
+    assert code == 413  # a body past the console's limit is not read
     closed = site.ids("etl")
     assert get(site.url + "/run/cancel", data=q(**closed, csrf=csrf, confirm="yes").encode())[0] == 409
     assert get(site.url + "/run/explode", data=q(**ids, csrf=csrf).encode())[0] == 404
