@@ -7,7 +7,7 @@ from ._client import Client
 from ._history import history_frame, progress_of
 from ._logs import AttemptLog, attempt_logs, print_logs, render_logs
 from ._preview import preview_result
-from ._reader import Reader, list_runs, open_reader, run_store
+from ._reader import Reader, iso_utc, list_runs, open_reader, run_store, seconds_between
 from ._run import Run
 from ._tables import format_duration, show, table
 from ._tasks import HISTORY_COLUMNS, STATUSES, TASK_COLUMNS, tasks_frame
@@ -25,6 +25,7 @@ __all__ = [
     "expand_tasks",
     "format_duration",
     "history_frame",
+    "iso_utc",
     "list_runs",
     "open_reader",
     "preview_result",
@@ -32,6 +33,7 @@ __all__ = [
     "progress_of",
     "render_logs",
     "run_store",
+    "seconds_between",
     "show",
     "table",
     "tasks_frame",

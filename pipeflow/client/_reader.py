@@ -163,19 +163,22 @@ def _status(info: dict[str, Any]) -> str:
     return "RUNNING" if info.get("executionStatus", "OPEN") == "OPEN" else str(info.get("closeStatus", "CLOSED"))
 
 
-def _iso(value: Any) -> str | None:
-    """A timestamp (datetime, pandas Timestamp, epoch seconds) as ISO 8601 in UTC; None when absent (None, NaN, NaT)."""
+def iso_utc(value: Any) -> str | None:
+    """A timestamp (datetime, pandas Timestamp, epoch seconds, ISO text) as ISO 8601 in UTC; None when absent (None, NaN, NaT)."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NaTType":
         return None
-    if not isinstance(value, datetime):
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    elif not isinstance(value, datetime):
         value = datetime.fromtimestamp(float(value), timezone.utc)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return str(value.astimezone(timezone.utc).isoformat())
 
 
-def _seconds(start: Any, end: Any) -> float | None:
-    a, b = _iso(start), _iso(end)
+def seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds from `start` to `end` (now when None), both as `iso_utc` takes them; None without a start."""
+    a, b = iso_utc(start), iso_utc(end)
     if a is None:
         return None
     finish = datetime.fromisoformat(b) if b is not None else datetime.now(timezone.utc)
@@ -187,8 +190,8 @@ def _run_row(info: dict[str, Any]) -> dict[str, Any]:
     return {
         "workflow_id": execution["workflowId"], "run_id": execution["runId"],
         "pipeline": wtype.get("name"), "version": wtype.get("version"), "status": _status(info),
-        "started": _iso(info.get("startTimestamp")), "closed": _iso(info.get("closeTimestamp")),
-        "duration": _seconds(info.get("startTimestamp"), info.get("closeTimestamp")),
+        "started": iso_utc(info.get("startTimestamp")), "closed": iso_utc(info.get("closeTimestamp")),
+        "duration": seconds_between(info.get("startTimestamp"), info.get("closeTimestamp")),
     }
 
 
@@ -213,7 +216,7 @@ def list_runs(reader: Reader, status: str | None = None, limit: int = 50) -> lis
             taken += 1
             if taken >= limit:
                 break
-    found.sort(key=lambda info: _iso(info.get("startTimestamp")) or "", reverse=True)
+    found.sort(key=lambda info: iso_utc(info.get("startTimestamp")) or "", reverse=True)
     return [_run_row(info) for info in found[:limit]]
 
 
@@ -331,7 +334,7 @@ def _plain(value: Any) -> Any:
     if value is None or type(value).__name__ == "NaTType":
         return None
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso_utc(value)
     if isinstance(value, float):
         return None if math.isnan(value) else value
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 from ._children import retries
-from ._tasks import NOTEBOOK_EXTRA, STATUSES, TASK_COLUMNS
+from ._tasks import NOTEBOOK_EXTRA, STATUSES
 
 COLORS = {
     "COMPLETED": "#2ca02c", "FAILED": "#d62728", "TIMED_OUT": "#ff7f0e", "CANCELED": "#8c8c8c",

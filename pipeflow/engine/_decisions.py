@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from ._execution import Activity, Child, Execution
-from ._faults import SWFFault
 from ._model import service_model
 from ._state import State, seconds
 from ._tasklist import TaskQueue

@@ -17,34 +17,15 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any
 
-from ..client import Reader, open_reader, progress_of, run_store
+from ..client import Reader, iso_utc, open_reader, progress_of, run_store, seconds_between
 
 LINGER = 0.5  # seconds the embedded state stays open here after a request (an opening engine waits 2 s for it)
 
 CACHED_RUNS = 16  # closed runs whose histories stay in memory
 LISTED_FOR = 1.0  # seconds the list of runs is reused (a page refreshes every 2 s)
 CACHED_PROGRESS = 20_000  # closed runs whose progress stays in memory (two ints each)
-
-
-def iso(value: Any) -> str | None:
-    """A timestamp (datetime or epoch seconds) as ISO 8601 in UTC."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        value = datetime.fromtimestamp(float(value), timezone.utc)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return str(value.astimezone(timezone.utc).isoformat())
-
-
-def seconds_between(start: str | None, end: str | None) -> float | None:
-    if start is None:
-        return None
-    finish = datetime.fromisoformat(end) if end else datetime.now(timezone.utc)
-    return round((finish - datetime.fromisoformat(start)).total_seconds(), 3)
 
 
 @dataclass
@@ -82,8 +63,8 @@ def row_of(info: dict[str, Any]) -> RunRow:
     parent = info.get("parent")
     return RunRow(
         workflow_id=execution["workflowId"], run_id=execution["runId"], pipeline=str(wtype.get("name", "")),
-        version=str(wtype.get("version", "")), status=status, started=iso(info.get("startTimestamp")),
-        closed=iso(info.get("closeTimestamp")), tags=list(info.get("tagList") or ()),
+        version=str(wtype.get("version", "")), status=status, started=iso_utc(info.get("startTimestamp")),
+        closed=iso_utc(info.get("closeTimestamp")), tags=list(info.get("tagList") or ()),
         parent={"workflow_id": parent["workflowId"], "run_id": parent["runId"]} if parent else None,
         cancel_requested=bool(info.get("cancelRequested")),
     )
