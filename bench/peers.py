@@ -14,7 +14,10 @@ through PYTHONPATH.
 - etl: examples/pipelines/etl.py over 1,000,000 rows (extract -> group(clean, stats) -> report)
 with `pipeflow run` against a process that imports the same file and calls the functions directly.
 
-Runs alternate (pipeflow, peer, pipeflow, ...) so a busy shared machine slows both alike.
+Runs alternate (pipeflow, peer, pipeflow, ...) so a busy shared machine slows both alike. Each
+side's CPU time (user + sys of the command and the processes it waited for) is printed too: on a
+loaded machine it is the steadier figure. `--before TREE` adds a third side, the pipeflow of an
+earlier checkout, alternated with the others, and prints after/before.
 Targets (issue 17): pipeflow at most 1.0x simpleflow on wide, chain and fanout; the ETL at most
 1.6x the direct calls.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -82,14 +86,29 @@ def shapes(width: int, fanout: int) -> dict[str, tuple[list[str], list[str], str
     }
 
 
-def timed(command: list[str], env: dict[str, str], cwd: str, expected: str) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], env: dict[str, str], cwd: str, expected: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and the processes it waited for)."""
+    cpu, start = _children_cpu(), time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0 or expected not in done.stdout:
         raise SystemExit(f"{' '.join(command)[:200]} failed ({done.returncode}):\n{done.stdout[-2000:]}"
                          f"\n{done.stderr[-4000:]}")
-    return wall
+    return wall, _children_cpu() - cpu
+
+
+def once(command: list[str], env: dict[str, str], expected: str) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory(prefix="pipeflow-peers-") as cwd:  # a fresh ./.pipeflow/ each run
+        return timed(command, env, cwd, expected)
+
+
+def medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
 
 
 def main() -> None:
@@ -100,6 +119,8 @@ def main() -> None:
     parser.add_argument("--fanout", type=int, default=1000)
     parser.add_argument("--pipeflow-tree", type=Path, default=None,
                         help="run the pipeflow of this source tree (a checkout of an earlier commit), for before/after")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="also run the pipeflow of this source tree, alternated with the others: after/before")
     args = parser.parse_args()
     chosen = [name for name in args.only.split(",") if name]
     peer_env = dict(os.environ)
@@ -108,23 +129,33 @@ def main() -> None:
     pf_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if args.pipeflow_tree is not None:  # ahead of the installed (editable) pipeflow on the path
         pf_env["PYTHONPATH"] = str(args.pipeflow_tree.resolve())
+    before_env = None
+    if args.before is not None:
+        before_env = {**pf_env, "PYTHONPATH": str(args.before.resolve())}
     print(f"cpus {os.cpu_count()}, {args.runs} alternated runs each, medians (whole commands)")
     for name, (ours, theirs, expected) in shapes(args.width, args.fanout).items():
         if name not in chosen:
             continue
-        own: list[float] = []
-        peer: list[float] = []
+        own: list[tuple[float, float]] = []
+        peer: list[tuple[float, float]] = []
+        before: list[tuple[float, float]] = []
         for _ in range(args.runs):
-            with tempfile.TemporaryDirectory(prefix="pipeflow-peers-") as cwd:  # a fresh ./.pipeflow/ each run
-                own.append(timed(ours, pf_env, cwd, expected))
-            with tempfile.TemporaryDirectory(prefix="pipeflow-peers-") as cwd:
-                peer.append(timed(theirs, peer_env, cwd, expected))
-        mine, other = statistics.median(own), statistics.median(peer)
+            own.append(once(ours, pf_env, expected))
+            peer.append(once(theirs, peer_env, expected))
+            if before_env is not None:
+                before.append(once(ours, before_env, expected))
+        (mine, mine_cpu), (other, other_cpu) = medians(own), medians(peer)
         ratio = mine / other
         peer_name = "direct calls" if name == "etl" else "simpleflow 0.36 local"
         verdict = "met" if ratio <= TARGETS[name] else "missed"
         print(f"{name:>6}: pipeflow {mine:.3f} s, {peer_name} {other:.3f} s, ratio {ratio:.2f}x "
-              f"(target <= {TARGETS[name]:.1f}x: {verdict})", flush=True)
+              f"(target <= {TARGETS[name]:.1f}x: {verdict}); CPU {mine_cpu:.3f} s vs {other_cpu:.3f} s, "
+              f"{mine_cpu / other_cpu:.2f}x", flush=True)
+        if before:
+            was, was_cpu = medians(before)
+            print(f"{name:>6}: pipeflow before {was:.3f} s (CPU {was_cpu:.3f} s), after {mine:.3f} s "
+                  f"(CPU {mine_cpu:.3f} s): after/before {mine / was:.2f}x wall, {mine_cpu / was_cpu:.2f}x CPU",
+                  flush=True)
 
 
 if __name__ == "__main__":

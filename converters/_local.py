@@ -13,7 +13,6 @@ import errno
 import os
 import stat
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -26,6 +25,16 @@ __all__ = ["LocalStore", "FOLDER_MODE", "OBJECT_MODE"]
 
 FOLDER_MODE = 0o700
 OBJECT_MODE = 0o600
+
+
+def _url2pathname(path: str) -> str:
+    """urllib.request's url2pathname, which is unquote on POSIX: importing it costs http.client, email and ssl."""
+    if os.name == "nt":
+        from urllib.request import url2pathname
+
+        return url2pathname(path)
+    return urllib.parse.unquote(path)
+
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -52,7 +61,7 @@ class LocalStore(Store):
                 parsed = urllib.parse.urlparse(text)
                 if parsed.netloc not in ("", "localhost"):
                     raise StoreError(f"file URI {text!r} names a remote host {parsed.netloc!r}")
-                text = urllib.request.url2pathname(parsed.path)
+                text = _url2pathname(parsed.path)
             # Links above the store's directory are the user's own choice: resolved once, here.
             _base = Path(text).expanduser().resolve()
         self._base = _base

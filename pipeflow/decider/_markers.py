@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import converters
 
 from .. import wire
+from ..canvas import Chain, Group, Map, Stage, WaitSignal
+from ..task import Signature, Task
 from .plan import Leaf, Node, Tree
 
 if TYPE_CHECKING:
@@ -156,11 +158,26 @@ def _canvas(state: RunState) -> Any:
     return getattr(pipeline, "canvas", None)
 
 
+# planned_steps of the canvases seen last (id -> (canvas, count)): it is asked at every decision, and
+# a walk of a long chain costs more than the rest of a decision. The canvas is kept, so its id stays its own.
+_PLANNED: dict[int, tuple[Any, tuple[int, bool]]] = {}
+
+
 def planned_steps(step: Any) -> tuple[int, bool]:
     """`(tasks and child executions a canvas runs, exact)`: a map counts 0 and makes the count a lower bound."""
-    from ..canvas import Chain, Group, Map, Stage, WaitSignal
-    from ..task import Signature, Task
+    if not isinstance(step, (Chain, Group)):
+        return _planned(step)
+    known = _PLANNED.get(id(step))
+    if known is not None and known[0] is step:
+        return known[1]
+    counted = _planned(step)
+    if len(_PLANNED) >= 64:
+        _PLANNED.clear()
+    _PLANNED[id(step)] = (step, counted)
+    return counted
 
+
+def _planned(step: Any) -> tuple[int, bool]:
     if isinstance(step, (Task, Signature)):
         return 1, True
     if isinstance(step, Stage):
@@ -168,7 +185,7 @@ def planned_steps(step: Any) -> tuple[int, bool]:
     if isinstance(step, WaitSignal):
         return 0, True
     if isinstance(step, (Chain, Group)):
-        counts = [planned_steps(member) for member in step.steps]
+        counts = [_planned(member) for member in step.steps]
         return sum(n for n, _ in counts), all(exact for _, exact in counts)
     if isinstance(step, Map) or step is None:
         return 0, False

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from ._engine import Engine
 
-__all__ = ["EngineClient"]
+__all__ = ["EngineClient", "client_error"]
 
 
 class ClientExceptions:
@@ -50,6 +50,13 @@ def _exceptions() -> ClientExceptions:
 @functools.cache
 def _pagination() -> dict[str, Any]:
     return dict(read_json("paginators-1.json")["pagination"])
+
+
+def client_error(fault: SWFFault, operation: str) -> Exception:
+    """The botocore ClientError boto3 would raise for `fault`, answered to `operation`."""
+    error = {"Error": {"Code": fault.code, "Message": fault.message}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    exc: Exception = _exceptions().from_code(fault.code)(error, operation)
+    return exc
 
 
 def _method(operation: str) -> Callable[..., dict[str, Any]]:

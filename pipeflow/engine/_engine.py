@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from ._client import EngineClient
+from ._closed import StoredClosed
 from ._faults import SWFFault
 from ._model import Limits
 from ._operations import apply, is_logged, may_change
@@ -47,9 +48,9 @@ class Engine:
         `region`: the region ARNs name when a call does not say its own (a signed request does).
 
         `fold_at_close`: a clean close folds the log into a snapshot only when it holds more than
-        this many entries (0: always). A snapshot is the whole state, closed runs included, so
-        writing one at the end of every short run costs more as the state grows, while replaying
-        a few thousand entries at the next open costs less than reading that snapshot back.
+        this many entries (0: always). A snapshot holds what is open; the runs closed since the
+        last one go to rows of their own, read back only when a call names them, so neither
+        folding nor opening costs more as closed runs pile up (``_closed``).
         """
         self.poll_timeout = poll_timeout
         self.region = region
@@ -60,6 +61,7 @@ class Engine:
         self._closed = False
         self._limits = limits
         self._store: Store | None = None
+        self._stored: StoredClosed | None = None  # closed runs in the database, read when a call names them
         self._state = State(secrets.token_hex(6), limits)
         self._unsnapped = 0  # log entries written since the last snapshot
         self._stale = False  # memory ran ahead of a failed commit: rebuild it from the database first
@@ -81,6 +83,7 @@ class Engine:
         self._ended: dict[int, int] = {}  # generation -> its last durable position (recent ones)
         self._committing = False
         self._durable_cond = threading.Condition(self._lock)
+        self._batching = False  # inside _batch's one_commit: rows are staged, committed together at its end
         if db is not None:
             try:
                 self._open(Path(db))
@@ -92,7 +95,7 @@ class Engine:
             else:
                 if recover:
                     self.recovery = f"{db} verifies: nothing to recover"
-            if self._unsnapped > _SNAPSHOT_AFTER:
+            if self._unsnapped > _SNAPSHOT_AFTER or self._legacy:
                 self._snapshot()
         self._timer = threading.Thread(target=self._run_timers, name="pipeflow-engine-timers", daemon=True)
         self._timer.start()
@@ -131,6 +134,12 @@ class Engine:
         """A boto3-shaped SWF client calling this engine."""
         return EngineClient(self)
 
+    @property
+    def held_runs(self) -> int:
+        """Executions in memory: the open ones and those closed since the last snapshot (the others stay on disk)."""
+        with self._lock:
+            return len(self._state.runs)
+
     def close(self) -> None:
         """Wake every poller (empty answers), stop the timer thread, close the database."""
         with self._lock:
@@ -162,12 +171,19 @@ class Engine:
     def _open(self, db: Path) -> None:
         store = Store(db, self._sync)
         self._store = store
+        self._stored = StoredClosed(store, self._before_closed_read)
+        self._legacy = False  # the snapshot is of a format that holds closed runs: fold them out at once
         try:
             self._state, self._unsnapped = self._load()
         except BaseException:
-            self._store = None
+            self._store = self._stored = None
             store.close()
             raise
+
+    def _before_closed_read(self) -> None:
+        """Inside the lock: let a group commit using the database finish (the lock is let go meanwhile)."""
+        while self._committing:
+            self._durable_cond.wait()
 
     # --- inside the lock
     def _load(self) -> tuple[State, int]:
@@ -175,6 +191,9 @@ class Engine:
         assert self._store is not None
         image = self._store.snapshot()
         state = snapshot.load(image, self._limits) if image is not None else State(self._store.salt, self._limits)
+        if self._stored is not None:
+            state.closed = self._stored
+        self._legacy = image is not None and "closed" not in image and any(not ex.open for ex in state.runs.values())
         replayed = 0
         for op, now, params in self._store.entries():
             apply(state, op, params, now)
@@ -197,6 +216,10 @@ class Engine:
         Under group commit the entry is only staged: the caller's _settle() waits for its batch.
         """
         assert self._store is not None
+        if self._batching:  # committed with the rest of its batch by _batch (nothing else runs meanwhile)
+            self._store.stage(operation, now, params)
+            self._unsnapped += 1
+            return
         if self._group:
             self._store.stage(operation, now, params)
             self._staged += 1
@@ -267,12 +290,17 @@ class Engine:
         assert self._store is not None
         if self._stale or self._store.pending or self._committing:
             return  # memory holds a change the log refused or has not committed yet: never in a snapshot
+        state = self._state
         try:
-            self._store.write_snapshot(snapshot.dump(self._state))
+            self._store.write_snapshot(snapshot.dump(state, stored=True), snapshot.closed_rows(state), state.purged)
         except (sqlite3.Error, OSError) as exc:  # the log still holds everything: try again later
             logger.warning("cannot write a snapshot: %s", exc)
             return
         self._unsnapped = 0
+        self._legacy = False
+        snapshot.evict(state)  # the closed runs are in their rows now, read back when a call names them
+        if self._stored is not None:
+            self._stored.forget()
 
     def _apply(self, operation: str, params: dict[str, Any], region: str | None = None) -> dict[str, Any]:
         if self._refusing_until and may_change(operation):

@@ -6,7 +6,7 @@ from typing import Any
 
 from ._model import to_datetime
 
-__all__ = ["TRIGGERS", "Activity", "Child", "Execution", "attr_key"]
+__all__ = ["TRIGGERS", "Activity", "Child", "ClosedRef", "Execution", "attr_key", "info_of"]
 
 # Events after which SWF schedules a decision task (the decider must react to them).
 TRIGGERS = frozenset(
@@ -23,6 +23,7 @@ TRIGGERS = frozenset(
         "ChildWorkflowExecutionTerminated", "SignalExternalWorkflowExecutionFailed",
         "ExternalWorkflowExecutionSignaled", "RequestCancelExternalWorkflowExecutionFailed",
         "ExternalWorkflowExecutionCancelRequested", "ScheduleLambdaFunctionFailed",
+        "LambdaFunctionCompleted", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "StartLambdaFunctionFailed",
     }
 )
 
@@ -78,6 +79,48 @@ class Child:
         self.run_id = ""
 
 
+class ClosedRef:
+    """A closed run not held in memory (its record is in the store), as an open child's parent link.
+
+    It answers what a link to a closed parent is asked: its ids, that it is closed, and no children.
+    """
+
+    __slots__ = ("children", "domain", "run_id", "workflow_id")
+    open = False
+
+    def __init__(self, domain: str, workflow_id: str, run_id: str) -> None:
+        self.domain = domain
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.children: dict[str, Child] = {}  # a closed run has none open
+
+    @property
+    def ref(self) -> dict[str, str]:
+        return {"workflowId": self.workflow_id, "runId": self.run_id}
+
+
+def info_of(ref: dict[str, str], workflow_type: dict[str, str], start_ts: float, is_open: bool,
+            cancel_requested: bool, close_ts: float | None, close_status: str | None,
+            parent: dict[str, str] | None, tags: list[str]) -> dict[str, Any]:
+    """The WorkflowExecutionInfo shape."""
+    out: dict[str, Any] = {
+        "execution": dict(ref),
+        "workflowType": dict(workflow_type),
+        "startTimestamp": to_datetime(start_ts),
+        "executionStatus": "OPEN" if is_open else "CLOSED",
+        # As answered by real SWF for runs it closed CANCELED: cancelRequested reads false again.
+        "cancelRequested": cancel_requested and close_status != "CANCELED",
+    }
+    if close_ts is not None:
+        out["closeTimestamp"] = to_datetime(close_ts)
+        out["closeStatus"] = close_status
+    if parent is not None:
+        out["parent"] = dict(parent)
+    if tags:
+        out["tagList"] = list(tags)
+    return out
+
+
 class Execution:
     """One workflow run: its configuration, history and open work."""
 
@@ -98,7 +141,7 @@ class Execution:
         self.open = True
         self.close_status: str | None = None
         self.cancel_requested = False
-        self.parent: Execution | None = None
+        self.parent: Execution | ClosedRef | None = None
         self.parent_initiated_id = 0
         self.events: list[dict[str, Any]] = []
         self.activities: dict[str, Activity] = {}
@@ -131,19 +174,5 @@ class Execution:
 
     def info(self) -> dict[str, Any]:
         """The WorkflowExecutionInfo shape."""
-        out: dict[str, Any] = {
-            "execution": self.ref,
-            "workflowType": dict(self.workflow_type),
-            "startTimestamp": to_datetime(self.start_ts),
-            "executionStatus": "OPEN" if self.open else "CLOSED",
-            # As answered by real SWF for runs it closed CANCELED: cancelRequested reads false again.
-            "cancelRequested": self.cancel_requested and self.close_status != "CANCELED",
-        }
-        if self.close_ts is not None:
-            out["closeTimestamp"] = to_datetime(self.close_ts)
-            out["closeStatus"] = self.close_status
-        if self.parent is not None:
-            out["parent"] = self.parent.ref
-        if self.tags:
-            out["tagList"] = list(self.tags)
-        return out
+        return info_of(self.ref, self.workflow_type, self.start_ts, self.open, self.cancel_requested, self.close_ts,
+                       self.close_status, self.parent.ref if self.parent is not None else None, self.tags)

@@ -8,8 +8,10 @@ from datetime import datetime
 from typing import Any, Callable
 
 from . import _tags
+from ._closed import Summary
 from ._execution import Execution, attr_key
 from ._faults import SWFFault
+from ._lambda import is_lambda
 from ._state import State
 
 __all__ = ["QUERIES", "decision_page", "decision_response"]
@@ -99,11 +101,13 @@ def _describe_execution(state: State, p: dict[str, Any], now: float) -> dict[str
         cfg["taskPriority"] = ex.priority
     if ex.lambda_role is not None:
         cfg["lambdaRole"] = ex.lambda_role
+    lambdas = sum(1 for act in ex.activities.values() if is_lambda(act))  # stand-ins of Lambda functions
     out: dict[str, Any] = {
         "executionInfo": ex.info(), "executionConfiguration": cfg,
-        "openCounts": {"openActivityTasks": len(ex.activities), "openDecisionTasks": int(ex.decision is not None),
+        "openCounts": {"openActivityTasks": len(ex.activities) - lambdas,
+                       "openDecisionTasks": int(ex.decision is not None),
                        "openTimers": len(ex.timers), "openChildWorkflowExecutions": len(ex.children),
-                       "openLambdaFunctions": 0},
+                       "openLambdaFunctions": lambdas},
     }
     if ex.latest_activity_ts is not None:
         from ._model import to_datetime
@@ -130,7 +134,16 @@ def _in_range(ts: float | None, flt: dict[str, Any]) -> bool:
     return "latestDate" not in flt or ts <= _ts(flt["latestDate"])
 
 
-def _matching(state: State, p: dict[str, Any], closed: bool) -> list[Execution]:
+def _candidates(state: State, domain: str, closed: bool) -> list[Execution | Summary]:
+    """The runs of a domain to filter: in memory, and (closed) those kept in the database."""
+    found: list[Execution | Summary] = [ex for ex in state.runs.values() if ex.domain == domain and ex.open != closed]
+    if closed:
+        found.extend(s for s in state.closed.summaries(domain) if s.run_id not in state.runs
+                     and s.run_id not in state.purged)
+    return found
+
+
+def _matching(state: State, p: dict[str, Any], closed: bool) -> list[Execution | Summary]:
     state.registry.domain(p["domain"])
     exclusive = [k for k in ("executionFilter", "typeFilter", "tagFilter", "closeStatusFilter") if k in p]
     if len(exclusive) > 1:
@@ -139,9 +152,7 @@ def _matching(state: State, p: dict[str, Any], closed: bool) -> list[Execution]:
     if len(times) != 1:
         raise SWFFault("ValidationException", "give exactly one of startTimeFilter and closeTimeFilter")
     out = []
-    for ex in state.runs.values():
-        if ex.domain != p["domain"] or ex.open == closed:
-            continue
+    for ex in _candidates(state, p["domain"], closed):
         if "startTimeFilter" in p and not _in_range(ex.start_ts, p["startTimeFilter"]):
             continue
         if "closeTimeFilter" in p and not _in_range(ex.close_ts, p["closeTimeFilter"]):

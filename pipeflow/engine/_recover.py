@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -26,6 +27,7 @@ class _Kept:
     salt: str | None = None
     snapshot: tuple[int, str, str] | None = None  # (seq, data, hash)
     rows: list[tuple[int, str, float, str, str]] = field(default_factory=list)
+    closed: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # closed runs' rows that verify
     dropped: list[str] = field(default_factory=list)
     seen: int = 0  # the last log row in the files, verified or not
 
@@ -52,6 +54,8 @@ def recover(db: Path) -> str:
     what = []
     if kept.snapshot is not None:
         what.append(f"the snapshot at row {kept.snapshot[0]:,}")
+    if kept.closed:
+        what.append(f"{len(kept.closed):,} closed runs")
     if kept.rows:
         what.append(f"log rows {kept.rows[0][0]:,} to {kept.rows[-1][0]:,}")
     return (f"recovered {db}: kept {' and '.join(what) or 'nothing'}; dropped "
@@ -80,7 +84,7 @@ def _verify(con: sqlite3.Connection, kept: _Kept) -> None:
     row = con.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
     kept.salt = None if row is None else str(row[0])
     fmt = con.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-    chained = fmt is not None and fmt[0] == FORMAT
+    chained = fmt is not None and fmt[0] in ("2", FORMAT)
     seq, prev = 0, GENESIS
     snaps = con.execute(f"SELECT seq, data{', hash, sum' if chained else ''} FROM snapshot "
                         "ORDER BY seq DESC LIMIT 1").fetchall()
@@ -92,6 +96,8 @@ def _verify(con: sqlite3.Connection, kept: _Kept) -> None:
             return
         seq, prev = snap[0], snap[2] if chained else total
         kept.snapshot = (seq, snap[1], prev)
+        if fmt is not None and fmt[0] == FORMAT:
+            _closed_runs(con, kept)
     rows = con.execute(f"SELECT seq, op, now, params{', hash' if chained else ''} FROM log WHERE seq > ? "
                        "ORDER BY seq", (seq,)).fetchall()
     kept.seen = rows[-1][0] if rows else 0
@@ -108,6 +114,29 @@ def _verify(con: sqlite3.Connection, kept: _Kept) -> None:
         kept.rows.append((r[0], r[1], r[2], r[3], expected))
 
 
+def _closed_runs(con: sqlite3.Connection, kept: _Kept) -> None:
+    """Keep the closed runs' rows that verify; the snapshot kept is rewritten to count them."""
+    try:
+        rows = con.execute("SELECT run_id, domain, head, hsum, data, sum FROM runs ORDER BY rowid").fetchall()
+    except sqlite3.DatabaseError as exc:
+        kept.dropped.append(f"every closed run (SQLite cannot read their table: {exc})")
+        rows = []
+    bad = 0
+    for run_id, domain, head, hsum, data, total in rows:
+        if snapshot_sum(head) == hsum and snapshot_sum(data) == total:
+            kept.closed.append((run_id, domain, head, hsum, data, total))
+        else:
+            bad += 1
+    if bad:
+        kept.dropped.append(f"{bad:,} closed run{'s' * (bad != 1)} whose rows do not match their checksums")
+    assert kept.snapshot is not None
+    seq, data, prev = kept.snapshot
+    image = json.loads(data)
+    if image.get("closed", 0) != len(kept.closed):
+        image["closed"] = len(kept.closed)
+        kept.snapshot = (seq, json.dumps(image, separators=(",", ":")), prev)
+
+
 def _write(db: Path, kept: _Kept) -> None:
     fd = os.open(db, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
@@ -121,6 +150,8 @@ def _write(db: Path, kept: _Kept) -> None:
         if kept.snapshot is not None:
             seq, data, chained = kept.snapshot
             con.execute("INSERT INTO snapshot VALUES (?, ?, ?, ?)", (seq, data, chained, snapshot_sum(data)))
+        con.executemany("INSERT INTO runs (run_id, domain, head, hsum, data, sum) VALUES (?, ?, ?, ?, ?, ?)",
+                        kept.closed)
         con.executemany("INSERT INTO log (seq, op, now, params, hash) VALUES (?, ?, ?, ?, ?)", kept.rows)
         con.execute("COMMIT")
     finally:

@@ -1,27 +1,29 @@
-"""Snapshots: the whole State as JSON, so a restart loads it instead of replaying the full log."""
+"""Snapshots: the State as JSON, so a restart loads it instead of replaying the full log.
+
+The engine's snapshots leave closed runs out: they go to rows of their own (``closed_rows``,
+read back by ``_closed``), so a snapshot, and opening the state, costs what is open, not what ran.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from ._execution import Activity, Child, Execution, attr_key
-from ._model import Limits, to_datetime
+from ._chain import snapshot_sum
+from ._execution import Activity, ClosedRef, Execution, attr_key
+from ._model import Limits
+from ._records import execution_of, head_of, record_of
 from ._state import State
 from ._tasklist import TaskQueue
 
-__all__ = ["dump", "load"]
-
-_EX_FIELDS = ("task_list", "priority", "child_policy", "exec_timeout", "task_timeout", "tags", "lambda_role",
-              "start_ts", "close_ts", "open", "close_status", "cancel_requested", "parent_initiated_id",
-              "timers", "decision", "decision_task_list", "d_scheduled_id", "d_started_id", "d_token",
-              "prev_started_id", "unhandled", "latest_context", "latest_activity_ts", "workflow_type")
-_ACT_FIELDS = ("activity_type", "input", "task_list", "schedule_to_start", "schedule_to_close", "start_to_close",
-               "heartbeat", "started_id", "token", "last_beat", "details", "cancel_requested")
+__all__ = ["closed_rows", "dump", "evict", "load"]
 
 
 def _ref(target: Any) -> list[str]:
     if isinstance(target, Activity):
         return ["act", target.ex.run_id, target.activity_id]
+    if isinstance(target, str):  # a purge: the run's id
+        return ["run", target]
     return ["run", target.run_id]
 
 
@@ -29,24 +31,26 @@ def _live(state: State, kind: str, target: Any) -> bool:
     if isinstance(target, Activity):
         return not target.closed
     if kind == "purge":
-        return target.run_id in state.runs
+        return target not in state.purged
     return bool(target.open)
 
 
-def dump(state: State) -> dict[str, Any]:
-    """A JSON-able image of ``state`` (stale timeouts and queue entries dropped)."""
-    runs = []
-    for ex in state.runs.values():
-        events = [{**e, "eventTimestamp": e["eventTimestamp"].timestamp()} for e in ex.events]
-        runs.append({
-            "domain": ex.domain, "workflow_id": ex.workflow_id, "run_id": ex.run_id, "events": events,
-            "parent": ex.parent.run_id if ex.parent and ex.parent.run_id in state.runs else None,
-            **{name: getattr(ex, name) for name in _EX_FIELDS},
-            "activities": [{"activity_id": a.activity_id, "scheduled_id": a.scheduled_id,
-                            **{n: getattr(a, n) for n in _ACT_FIELDS}} for a in ex.activities.values()],
-            "children": [[c.workflow_id, c.workflow_type, c.initiated_id, c.started_id, c.run_id]
-                         for c in ex.children.values()],
-        })
+def _parent(state: State, ex: Execution) -> Execution | ClosedRef | None:
+    """The parent link worth keeping: none once the parent was forgotten (its retention ended)."""
+    parent = ex.parent
+    if parent is None or parent.run_id in state.purged:
+        return None
+    if isinstance(parent, Execution) and parent.run_id not in state.runs:
+        return None  # purged while in memory
+    return parent
+
+
+def dump(state: State, *, stored: bool = False) -> dict[str, Any]:
+    """A JSON-able image of ``state`` (stale timeouts and queue entries dropped).
+
+    `stored`: without the closed runs, which go to rows of their own (``closed_rows``).
+    """
+    runs = [record_of(ex, _parent(state, ex)) for ex in state.runs.values() if ex.open or not stored]
     return {
         "salt": state.salt, "counter": state.counter, "heap_seq": state.heap_seq,
         "domains": state.registry.domains,
@@ -61,48 +65,65 @@ def dump(state: State) -> dict[str, Any]:
     }
 
 
+def closed_rows(state: State) -> list[tuple[str, str, str, str, str, str]]:
+    """The rows of the runs closed in memory: (run id, domain, head, its checksum, record, its checksum)."""
+    rows = []
+    for ex in state.runs.values():
+        if ex.open:
+            continue
+        parent = _parent(state, ex)
+        head = json.dumps(head_of(ex, parent), separators=(",", ":"))
+        data = json.dumps(record_of(ex, parent), separators=(",", ":"))
+        rows.append((ex.run_id, ex.domain, head, snapshot_sum(head), data, snapshot_sum(data)))
+    return rows
+
+
+def evict(state: State) -> None:
+    """Forget the closed runs held in memory and the purged ones: a snapshot just wrote their rows.
+
+    An open run whose parent was one of them keeps a ClosedRef to it (no link once it was purged).
+    """
+    gone = {run_id for run_id, ex in state.runs.items() if not ex.open}
+    for run_id in gone:
+        del state.runs[run_id]
+    for ex in state.runs.values():
+        parent = ex.parent
+        if parent is not None and parent.run_id in state.purged:
+            ex.parent = None
+        elif isinstance(parent, Execution) and parent.run_id in gone:
+            ex.parent = ClosedRef(parent.domain, parent.workflow_id, parent.run_id)
+    state.purged.clear()
+
+
 def load(data: dict[str, Any], limits: Limits) -> State:
-    """The State a dump() was taken from."""
+    """The State a dump() was taken from (with ``stored``: its closed runs left in their rows)."""
     state = State(data["salt"], limits)
     state.counter, state.heap_seq = data["counter"], data["heap_seq"]
     state.registry.domains = data["domains"]
     state.registry.types = {(k[0], k[1], k[2], k[3]): rec for k, rec in data["types"]}
-    parents: list[tuple[Execution, str]] = []
+    parents: list[tuple[Execution, str, str | None]] = []
     for r in data["runs"]:
-        cfg = {"workflowType": r["workflow_type"], "taskList": {"name": r["task_list"]},
-               "childPolicy": r["child_policy"], "executionStartToCloseTimeout": r["exec_timeout"],
-               "taskStartToCloseTimeout": r["task_timeout"]}
-        ex = Execution(r["domain"], r["workflow_id"], r["run_id"], cfg, r["start_ts"])
-        for name in _EX_FIELDS:
-            setattr(ex, name, r[name])
-        ex.events = [{**e, "eventTimestamp": to_datetime(e["eventTimestamp"])} for e in r["events"]]
-        for a in r["activities"]:
-            attrs = {"activityId": a["activity_id"], "activityType": a["activity_type"],
-                     "taskList": {"name": a["task_list"]}, "scheduleToStartTimeout": a["schedule_to_start"],
-                     "scheduleToCloseTimeout": a["schedule_to_close"], "startToCloseTimeout": a["start_to_close"],
-                     "heartbeatTimeout": a["heartbeat"]}
-            act = Activity(ex, attrs, a["scheduled_id"])
-            for name in _ACT_FIELDS:
-                setattr(act, name, a[name])
-            ex.activities[act.activity_id] = act
+        ex = execution_of(r)
+        for act in ex.activities.values():
             if act.token is not None:
                 state.tokens[act.token] = act
-        for wid, wtype, initiated, started, run_id in r["children"]:
-            child = Child(wid, wtype, initiated)
-            child.started_id, child.run_id = started, run_id
-            ex.children[wid] = child
         if r["parent"]:
-            parents.append((ex, r["parent"]))
+            parents.append((ex, r["parent"], r.get("parent_wf")))
         if ex.d_token is not None:
             state.tokens[ex.d_token] = ex
         state.runs[ex.run_id] = ex
         if ex.open:
             state.open_runs[(ex.domain, ex.workflow_id)] = ex
-    for ex, parent_id in parents:
-        ex.parent = state.runs[parent_id]
+    for ex, parent_id, parent_wf in parents:
+        found = state.runs.get(parent_id)
+        ex.parent = found if found is not None or parent_wf is None else ClosedRef(ex.domain, parent_wf, parent_id)
     for at, seq, kind, ref, key in data["heap"]:
-        ex = state.runs[ref[1]]
-        target: Any = ex.activities[ref[2]] if ref[0] == "act" else ex
+        target: Any
+        if kind == "purge":
+            target = ref[1]
+        else:
+            ex = state.runs[ref[1]]
+            target = ex.activities[ref[2]] if ref[0] == "act" else ex
         state.heap.append((at, seq, kind, target, tuple(key) if kind == "timer" else key))
     state.heap.sort(key=lambda entry: (entry[0], entry[1]))  # a sorted list is a valid heap
     for key, refs in data["activity_queues"]:
@@ -119,4 +140,6 @@ def load(data: dict[str, Any], limits: Limits) -> State:
 
 def _priority(act: Activity) -> str | None:
     scheduled = act.ex.events[act.scheduled_id - 1]
-    return scheduled[attr_key("ActivityTaskScheduled")].get("taskPriority")  # type: ignore[no-any-return]
+    # A Lambda stand-in's (LambdaFunctionScheduled) has none.
+    priority: str | None = (scheduled.get(attr_key("ActivityTaskScheduled")) or {}).get("taskPriority")
+    return priority

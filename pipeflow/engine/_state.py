@@ -7,8 +7,10 @@ import hashlib
 import heapq
 from typing import Any
 
-from ._execution import Activity, Execution, attr_key
+from ._closed import Closed
+from ._execution import Activity, ClosedRef, Execution, attr_key
 from ._faults import SWFFault
+from ._lambda import LAMBDA_VERSION, lambda_event
 from ._model import Limits
 from ._registry import Registry
 from ._tasklist import TaskQueue
@@ -37,7 +39,9 @@ class State:
         self.limits = limits
         self.counter = 0
         self.registry = Registry()
-        self.runs: dict[str, Execution] = {}
+        self.runs: dict[str, Execution] = {}  # in memory: the open runs, and those closed since the last snapshot
+        self.closed = Closed()  # closed runs outside memory (the engine's database), read when a call names them
+        self.purged: set[str] = set()  # runs of ``closed`` forgotten since (their retention ended)
         self.open_runs: dict[tuple[str, str], Execution] = {}  # (domain, workflowId)
         self.tokens: dict[str, Activity | Execution] = {}
         self.activity_queues: dict[tuple[str, str], TaskQueue[Activity]] = {}
@@ -98,8 +102,12 @@ class State:
             self.settle(ex, now)
             return True
         if kind == "purge":  # the domain's retention period is over: SWF forgets the closed run
-            ex = target
-            return self.runs.pop(ex.run_id, None) is not None
+            if self.runs.pop(target, None) is not None:
+                return True
+            if target in self.purged:
+                return False
+            self.purged.add(target)  # its row is deleted by the next snapshot
+            return True
         if kind == "execution":
             ex = target
             if not ex.open or ex.run_id != key:
@@ -166,6 +174,8 @@ class State:
         ex.activities.pop(act.activity_id, None)
         if act.token is not None:
             self.tokens.pop(act.token, None)
+        if act.activity_type.get("version") == LAMBDA_VERSION:  # a Lambda function's stand-in (see _lambda)
+            event_type, attrs = lambda_event(event_type, attrs)
         ex.add(event_type, attrs, now)
         self.settle(ex, now)
 
@@ -186,7 +196,7 @@ class State:
         ex.decision = None
         retention = self.registry.domains[ex.domain]["retention"]
         if retention.isdigit() and int(retention) > 0:  # "0" and "NONE": kept (SWF would drop them at once)
-            self.schedule(now + int(retention) * 86_400, "purge", ex, ex.run_id)
+            self.schedule(now + int(retention) * 86_400, "purge", ex.run_id, ex.run_id)
         self._apply_child_policy(ex, child_policy or ex.child_policy, now)
         if ex.parent is not None and status != "CONTINUED_AS_NEW":
             self._notify_parent(ex, status, now)
@@ -212,7 +222,7 @@ class State:
         parent = ex.parent
         assert parent is not None
         child = parent.children.pop(ex.workflow_id, None)
-        if not parent.open or child is None:
+        if not isinstance(parent, Execution) or not parent.open or child is None:
             return
         last = ex.events[-1][attr_key(ex.events[-1]["eventType"])]
         attrs: dict[str, Any] = {"workflowExecution": ex.ref, "workflowType": dict(ex.workflow_type),
@@ -229,7 +239,7 @@ class State:
         self.settle(parent, now)
 
     # --- starting executions
-    def start_execution(self, p: dict[str, Any], now: float, *, parent: Execution | None = None,
+    def start_execution(self, p: dict[str, Any], now: float, *, parent: Execution | ClosedRef | None = None,
                         parent_initiated_id: int = 0, continued_from: str | None = None,
                         run_id: str | None = None) -> Execution:
         """Start a run from validated, defaulted config ``p`` (keys of StartWorkflowExecution)."""
@@ -293,9 +303,16 @@ class State:
 
     def find_run(self, domain: str, execution: dict[str, str]) -> Execution:
         run_id = execution.get("runId")
-        ex = self.runs.get(run_id) if run_id else self.open_runs.get((domain, execution["workflowId"]))
+        ex = self.lookup(run_id) if run_id else self.open_runs.get((domain, execution["workflowId"]))
         if ex is None or ex.domain != domain or ex.workflow_id != execution["workflowId"]:
             raise SWFFault("UnknownResourceFault", unknown_execution(execution["workflowId"], run_id))
+        return ex
+
+    def lookup(self, run_id: str) -> Execution | None:
+        """A run by its id: in memory, else a closed one read back from the database (never changed)."""
+        ex = self.runs.get(run_id)
+        if ex is None and run_id not in self.purged:
+            ex = self.closed.get(run_id)
         return ex
 
     def open_run(self, domain: str, workflow_id: str, run_id: str | None) -> Execution:

@@ -7,7 +7,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,13 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, now REAL NOT NULL,
                   params TEXT NOT NULL, hash TEXT);
 CREATE TABLE snapshot (seq INTEGER PRIMARY KEY, data TEXT NOT NULL, hash TEXT, sum TEXT);
+CREATE TABLE runs (run_id TEXT PRIMARY KEY, domain TEXT NOT NULL, head TEXT NOT NULL, hsum TEXT NOT NULL,
+                   sum TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX runs_by_domain ON runs (domain);
 """
-FORMAT = "2"  # "1": no chain; migrated on first open
+# The closed runs' table, added by format 3 (the record last: listing reads the head, never the history).
+RUNS_SCHEMA = SCHEMA[SCHEMA.index("CREATE TABLE runs"):]
+FORMAT = "3"  # "1": no chain, "2": closed runs in the snapshot; migrated on first open
 OPEN_PATIENCE = 2.0  # seconds an opening engine retries a lock held for an instant by someone else
 SYNC_MODES = ("full", "normal")
 _HEAD_SIZE = 96  # bytes of the head file, rewritten in place so it never grows (a full disk cannot stop it)
@@ -41,6 +46,10 @@ class Store:
     Each row carries a hash chaining it to the one before (a snapshot carries the hash of
     the last row it covers), and ``<db>.head`` holds the last committed seq and hash, so
     a missing, changed or lost row is found at open instead of silently replayed around.
+
+    Closed runs are not in the snapshot: each has a row in ``runs`` (a head for listing and the
+    whole record, each with its checksum, checked when read), written in the snapshot's own
+    transaction; the snapshot counts them, so a lost row is found at open too.
     """
 
     def __init__(self, path: str | Path, sync: str = "normal") -> None:
@@ -119,6 +128,8 @@ class Store:
         for name in ("meta", "log", "snapshot"):
             if name not in tables:
                 raise StoreDamaged(self.path, f"its {name} table is missing")
+        if "runs" not in tables and meta_format(self._db) == FORMAT:
+            raise StoreDamaged(self.path, "its runs table (of closed runs) is missing")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "salt" not in meta:
             raise StoreDamaged(self.path, "its meta table has no salt")
@@ -129,6 +140,9 @@ class Store:
         fmt = meta.get("format", "1")
         if fmt == "1":
             self._migrate()
+        if fmt in ("1", "2"):
+            self._db.executescript(f"BEGIN IMMEDIATE; {RUNS_SCHEMA} UPDATE meta SET value='{FORMAT}' "
+                                   "WHERE key='format'; COMMIT;")
         elif fmt != FORMAT:
             raise EngineError(f"the engine database {self.path} has format {fmt}, which this pipeflow "
                               f"does not know (it writes format {FORMAT}): use the pipeflow that wrote it")
@@ -149,8 +163,8 @@ class Store:
             for seq, op, now, params in rows:
                 prev = link(prev, op, now, params)
                 self._db.execute("UPDATE log SET hash=? WHERE seq=?", (prev, seq))
-            self._db.execute("UPDATE meta SET value=? WHERE key='format'", (FORMAT,))
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+            self._db.execute("UPDATE meta SET value='2' WHERE key='format'")
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', '2')")
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
@@ -158,14 +172,36 @@ class Store:
             raise
 
     def snapshot(self) -> dict[str, Any] | None:
-        """The latest snapshot, checked against its checksum."""
+        """The latest snapshot, checked against its checksum, and the closed runs' rows against their count."""
         row = self._db.execute("SELECT seq, data, hash, sum FROM snapshot ORDER BY seq DESC LIMIT 1").fetchone()
+        closed = self.closed_count()
         if row is None:
+            if closed:
+                raise StoreDamaged(self.path, f"it holds {closed:,} closed runs but no snapshot listing them")
             return None
         seq, data, chained, total = row
         if snapshot_sum(data) != total:
             raise StoreDamaged(self.path, f"its snapshot (at log row {seq:,}) does not match its checksum")
-        return dict(json.loads(data))
+        image = dict(json.loads(data))
+        if image.get("closed", 0) != closed:
+            raise StoreDamaged(self.path, f"it holds {closed:,} closed runs where its snapshot (at log row {seq:,}) "
+                                          f"says {image.get('closed', 0):,}")
+        return image
+
+    # --- closed runs: rows of their own, written with the snapshot that leaves them out
+    def closed_count(self) -> int:
+        """How many closed runs have rows (the snapshot records it: a lost row is found at open)."""
+        return int(self._db.execute("SELECT count(*) FROM runs").fetchone()[0])
+
+    def closed_heads(self, domain: str) -> list[tuple[str, str, str]]:
+        """(run id, head, its checksum) of every closed run of ``domain``, in the order they were stored."""
+        rows = self._db.execute("SELECT run_id, head, hsum FROM runs WHERE domain=? ORDER BY rowid", (domain,))
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def closed_record(self, run_id: str) -> tuple[str, str] | None:
+        """(record, its checksum) of the closed run ``run_id``, or None."""
+        row = self._db.execute("SELECT data, sum FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def entries(self) -> Iterator[tuple[str, float, dict[str, Any]]]:
         """The log entries after the latest snapshot, oldest first, each checked against the chain.
@@ -200,13 +236,21 @@ class Store:
         self._durable_seq, self._durable_hash = seq, prev
         self._write_head()
 
-    def write_snapshot(self, data: dict[str, Any]) -> None:
-        """Store a snapshot of the state after the last log entry and drop what it covers, atomically."""
+    def write_snapshot(self, data: dict[str, Any], closed: Sequence[tuple[str, str, str, str, str, str]] = (),
+                       purged: Collection[str] = ()) -> None:
+        """Store a snapshot of the state after the last log entry and drop what it covers, atomically.
+
+        `closed`: rows of the runs it leaves out (``_snapshot.closed_rows``); `purged`: runs whose
+        rows go (their retention ended). The snapshot records how many rows there are then.
+        """
         if self._pending:
             raise RuntimeError("a snapshot must not cover uncommitted log rows")
-        text = json.dumps(data, separators=(",", ":"))
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._db.executemany("INSERT OR REPLACE INTO runs (run_id, domain, head, hsum, data, sum) "
+                                 "VALUES (?, ?, ?, ?, ?, ?)", closed)
+            self._db.executemany("DELETE FROM runs WHERE run_id=?", [(run_id,) for run_id in purged])
+            text = json.dumps({**data, "closed": self.closed_count()}, separators=(",", ":"))
             self._db.execute("INSERT OR REPLACE INTO snapshot VALUES (?, ?, ?, ?)",
                              (self._seq, text, self._hash, snapshot_sum(text)))
             self._db.execute("DELETE FROM snapshot WHERE seq < ?", (self._seq,))
@@ -287,6 +331,12 @@ class Store:
         self._db.close()
         if self._head_fd >= 0:
             os.close(self._head_fd)
+
+
+def meta_format(db: sqlite3.Connection) -> str:
+    """The format a database says it has ("1" when it predates the record)."""
+    row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+    return "1" if row is None else str(row[0])
 
 
 def _private(path: Path) -> None:

@@ -5,7 +5,9 @@ every pending future breaks, so an out-of-memory kill of one task would fail
 its neighbours too. Here each child has its own pipe; a child that dies fails
 only the task it was running, the tasks queued behind it go to the others, and
 a new child takes its place. Jobs go down in batches when many are waiting,
-which keeps the per-task cost of the pipe small for short tasks.
+which keeps the per-task cost of the pipe small for short tasks; results that
+arrive together are reported before `on_round` is called, so the worker can
+answer them in one call (see _batched).
 """
 
 from __future__ import annotations
@@ -65,6 +67,10 @@ Done = Callable[[int, list[Any]], None]
 Beat = Callable[[int, "str | None"], None]
 
 
+def _nothing() -> None:
+    pass
+
+
 class Pool:
     """`processes` children running jobs; results and heartbeats come back through callbacks."""
 
@@ -75,6 +81,7 @@ class Pool:
         *,
         on_done: Done,
         on_beat: Beat,
+        on_round: Callable[[], None] = _nothing,
         store: str | None = None,
         start_method: str | None = None,
         execute: Execute = run_activity,
@@ -85,6 +92,7 @@ class Pool:
         self._processes = processes
         self._on_done = on_done
         self._on_beat = on_beat
+        self._on_round = on_round  # called when the results waiting were all reported (see _run_loop)
         self._store = store
         self._execute = execute  # a module-level function: spawned children import it
         method = start_method or _default_method(registry)
@@ -208,15 +216,24 @@ class Pool:
             self._started.set()
 
     def _run_loop(self) -> None:
+        rounds = 0  # rounds since on_round was last called
         while True:
-            if self._stopping:
-                for child in self._children:
-                    try:
-                        child.conn.send_bytes(pack(["stop"]))
-                    except OSError:
-                        pass
-                return
-            for key, _ in self._selector.select():
+            # Rounds follow one another without blocking while messages are waiting; on_round comes
+            # when none is (or every MAX_BATCH rounds), so the results of a burst are answered together.
+            ready = self._selector.select(0) if rounds < MAX_BATCH else []
+            if not ready:
+                self._on_round()
+                rounds = 0
+                if self._stopping:
+                    for child in self._children:
+                        try:
+                            child.conn.send_bytes(pack(["stop"]))
+                        except OSError:
+                            pass
+                    return
+                ready = self._selector.select()
+            rounds += 1
+            for key, _ in ready:
                 if key.data is None:
                     self._wake_r.recv_bytes()
                     continue

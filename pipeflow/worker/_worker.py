@@ -26,16 +26,18 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from ..endpoint import Outage, PollSpacer, error_code, is_transient, loop_client, raise_engine_error
 from ..wire import encode_handback, run_scope
 from ._answers import send_answer
+from ._batched import Outbox, refill_at, take_tasks
 from ._child import Execute
 from ._context import fit_details
 from ._execute import died_failure, unknown_type_failure
 from ._execute import execute as run_activity
+from ._held import IDLE_BEAT as IDLE_BEAT, IDLE_RATE as IDLE_RATE, MIN_DETAILS_GAP, Held as _Held
+from ._held import idle_interval as idle_interval
 from ._pool import Job, Pool
 from ._registry import Registry
 
@@ -43,35 +45,8 @@ __all__ = ["Worker"]
 
 log = logging.getLogger("pipeflow.worker")
 
-# Seconds between heartbeats of a task without a heartbeat timeout (and the longest gap for any
-# task): a beat is how a worker learns that the task was canceled, so cancellation reaches a
-# running task within this. SWF refills an account's heartbeat bucket at 160 calls a second, so a
-# worker holding many such tasks beats each less often: at most IDLE_RATE of these calls a second.
-IDLE_BEAT = 3.0
-IDLE_RATE = 10.0
-MIN_DETAILS_GAP = 1.0  # at most one heartbeat a second per task for new details
 SHORT_TASK = 0.05  # tasks shorter than this (seconds, on average) are prefetched
 PREFETCH = 32  # tasks held per process when they are short
-
-
-@dataclass
-class _Held:
-    """An activity task this worker has started and not yet answered."""
-
-    token: str
-    activity_id: str
-    task: Any
-    interval: float
-    started: float
-    last_beat: float
-    details: str | None = None
-    dirty: bool = False
-    timed: bool = False  # the task has a heartbeat timeout: its beats keep it alive, never stretched
-
-
-def idle_interval(idle_tasks: int) -> float:
-    """Seconds between the beats of each of `idle_tasks` held tasks without a heartbeat timeout."""
-    return max(IDLE_BEAT, idle_tasks / IDLE_RATE)
 
 
 class Worker:
@@ -116,7 +91,11 @@ class Worker:
         self._mean_duration = 1.0  # assume long tasks until some are measured
         self._pool: Pool | None = None
         self._crash: BaseException | None = None
-        self._polling = 0  # polls in flight, each may bring one task
+        self._polling = 0  # polls in flight
+        self._reserved = 0  # tasks the polls in flight may bring
+        # The embedded engine's Batch (set by pf.run): several tasks taken, and answered, per call.
+        self.batch: Any = None
+        self._outbox = Outbox(self._send)
         self._draining = False  # stopping: tasks that arrive now are handed back
         self._stop: threading.Event | None = None  # the event `run` watches
         self._finished = threading.Event()  # `run` is over: the heartbeat thread leaves
@@ -131,6 +110,7 @@ class Worker:
                 self.processes,
                 on_done=self._done,
                 on_beat=self._beat,
+                on_round=self._flush,
                 store=self.store,
                 start_method=self._start_method,
                 execute=self._execute,
@@ -220,6 +200,9 @@ class Worker:
         # long ones are not, so other workers can take them.
         return self.processes * (PREFETCH if self._mean_duration < SHORT_TASK else 1)
 
+    def _refill_at(self) -> int:
+        return refill_at(self._limit(), self._mean_duration < SHORT_TASK, self.batch is not None)
+
     def _polling_thread(self, stop: threading.Event) -> None:
         try:
             self._poll_loop(stop)
@@ -230,17 +213,18 @@ class Worker:
         failures = 0  # transient failures in a row
         while not stop.is_set():
             with self._cond:
-                while len(self._held) + self._polling >= self._limit() and not stop.is_set():
+                while len(self._held) + self._reserved > self._refill_at() and not stop.is_set():
                     self._cond.wait(0.5)
+                room = max(1, self._limit() - len(self._held) - self._reserved) if self.batch is not None else 1
                 self._polling += 1
+                self._reserved += room
             try:
                 if stop.is_set():
                     return
                 try:
                     started = self._spacer.starting()
-                    task = self.swf.poll_for_activity_task(
-                        domain=self.domain, taskList={"name": self.task_list}, identity=self.identity
-                    )
+                    tasks = take_tasks(self.swf, self.batch, room, domain=self.domain,
+                                       taskList={"name": self.task_list}, identity=self.identity)
                 except Exception as exc:
                     if stop.is_set():
                         return
@@ -251,13 +235,14 @@ class Worker:
                     continue
                 failures = 0
                 self._outage.ok()
-                if task.get("taskToken"):
+                for task in tasks:
                     self._accept(task)
-                elif self._spacer.after_empty(started, stop):
+                if not tasks and self._spacer.after_empty(started, stop):
                     return
             finally:
                 with self._cond:
                     self._polling -= 1
+                    self._reserved -= room
 
     def _stopping(self) -> bool:
         return self._draining or (self._stop is not None and self._stop.is_set())
@@ -330,18 +315,30 @@ class Worker:
                 return  # already handed back (the worker is stopping)
             duration = time.monotonic() - held.started
             self._mean_duration = 0.8 * self._mean_duration + 0.2 * duration
-            if len(self._held) + self._polling + 1 >= self._limit() or not self._held:
+            if len(self._held) + self._reserved <= self._refill_at() or not self._held:
                 self._cond.notify_all()  # only a poller waiting for room (or a drain) cares
+        # Batched: sent with the other answers of this round of the pool's thread (`_flush`).
+        answer = self._outbox.add if self.batch is not None and not self._stopping() else self._send
         if outcome[0] == "ok":
-            self._answer("RespondActivityTaskCompleted", held.activity_id, taskToken=held.token, result=outcome[1])
+            answer("RespondActivityTaskCompleted", held.activity_id, {"taskToken": held.token, "result": outcome[1]})
         elif outcome[0] == "fail":
-            self._respond_failed(held.token, outcome[1], outcome[2], held.activity_id)
+            answer("RespondActivityTaskFailed", held.activity_id,
+                   {"taskToken": held.token, "reason": outcome[1][:256], "details": outcome[2]})
         elif outcome[0] == "canceled":  # its heartbeat said so: the process running it was killed
             log.info("task %s canceled", held.activity_id)
-            self._answer("RespondActivityTaskCanceled", held.activity_id, taskToken=held.token)
+            answer("RespondActivityTaskCanceled", held.activity_id, {"taskToken": held.token})
         else:  # "died": the process running it is gone
             reason, details = died_failure(held.task, held.activity_id, outcome[1])
-            self._respond_failed(held.token, reason, details, held.activity_id)
+            answer("RespondActivityTaskFailed", held.activity_id,
+                   {"taskToken": held.token, "reason": reason[:256], "details": details})
+
+    def _flush(self) -> None:
+        """End of a round of the pool's thread: the answers queued in it, in one call."""
+        if self.batch is not None:
+            self._outbox.flush(self.batch)
+
+    def _send(self, call: str, activity_id: str, params: dict[str, Any]) -> None:
+        self._answer(call, activity_id, **params)
 
     def _respond_failed(self, token: str, reason: str, details: str, activity_id: str = "?") -> None:
         self._answer("RespondActivityTaskFailed", activity_id, taskToken=token, reason=reason[:256], details=details)
