@@ -15,7 +15,7 @@ from ._errors import (
     WorkerError,
 )
 from ._pipeline import Pipeline
-from .canvas import chain, group, map, stage, wait_signal
+from .canvas import chain, group, map, repeat, stage, wait_signal
 from .client import Client, Run
 from .running import run
 from .task import (  # the module `pipeflow.task` stays importable by name
@@ -50,6 +50,7 @@ __all__ = [
     "map",
     "task",
     "progress",
+    "repeat",
     "run",
     "stage",
     "wait_signal",

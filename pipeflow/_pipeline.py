@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import PipelineError
-from .canvas import Canvas, Chain, Group, Map, Stage, Step, chain, children, iter_tasks
+from .canvas import Canvas, Chain, Group, Map, Repeat, Stage, Step, chain, children, iter_tasks
 from .task import Signature, Task, check_swf_name
 
 __all__ = ["Pipeline", "as_pipeline"]
@@ -43,6 +43,7 @@ class Pipeline:
             raise PipelineError(f"Pipeline() needs a task or a canvas, got {canvas!r}")
         # The root is always a chain so that every step has a non-empty path.
         root = canvas if isinstance(canvas, Chain) else chain(canvas)
+        _check_repeats(root)
         name = check_swf_name(name or default_pipeline_name(root, None), "the pipeline name",
                               "pass Pipeline(..., name=...)")
         check_swf_name(version, f"pipeline {name}: the version", "pass Pipeline(..., version='2')")
@@ -77,7 +78,22 @@ def _shape(step: object) -> str:
         return f"map({inner})"
     if isinstance(step, Stage):
         return f"stage({inner})"
+    if isinstance(step, Repeat):
+        return f"repeat({inner})"
     return f"chain({inner})"
+
+
+def _check_repeats(root: Chain) -> None:
+    """A `repeat()` continues the whole execution as new: it must be the pipeline's only top-level step."""
+    top = root.steps[0] if len(root.steps) == 1 and isinstance(root.steps[0], Repeat) else None
+    stack: list[object] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Repeat) and node is not top:
+            raise PipelineError("repeat() must be the whole pipeline (it continues the execution as new): "
+                                "write Pipeline(pf.repeat(...)), and put the steps around it inside the repeated "
+                                "canvas or in a pipeline of their own")
+        stack.extend(children(node))  # type: ignore[arg-type]
 
 
 def default_pipeline_name(canvas: Step, attr: str | None) -> str:

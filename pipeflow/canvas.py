@@ -11,8 +11,8 @@ from ._errors import PipelineError
 from .task import Signature, Task
 
 __all__ = [
-    "Canvas", "Chain", "Group", "Map", "Stage", "Step", "WaitSignal", "chain", "group", "iter_tasks", "map", "stage",
-    "wait_signal",
+    "Canvas", "Chain", "Group", "Map", "Repeat", "Stage", "Step", "WaitSignal", "chain", "group", "iter_tasks", "map",
+    "repeat", "stage", "wait_signal",
 ]
 
 
@@ -126,6 +126,8 @@ def children(step: Step) -> tuple[Step, ...]:
     """The direct sub-steps of a step."""
     if isinstance(step, (Chain, Group)):
         return step.steps
+    if isinstance(step, Repeat):
+        return (step.step,) if step.until is None else (step.step, step.until)
     if isinstance(step, (Map, Stage)):
         return (step.step,)
     return ()
@@ -145,3 +147,70 @@ def iter_tasks(step: object) -> Iterator[Task]:
                 yield task
             continue
         stack.extend(reversed(children(node)))  # type: ignore[arg-type]
+
+
+# -- repeat: a canvas run again and again (pipeflow.decider._repeat runs it) -------------------
+
+CONTINUE_EVERY = 50  # iterations per execution before it continues as new
+MAX_EVENTS = 5_000  # ... or once its history has this many events (SWF advises < 10,000)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+@dataclass(frozen=True, eq=False)
+class Repeat(Canvas):
+    """A step run again and again, each iteration on the previous one's result (see `repeat`)."""
+
+    step: Step
+    every: int = 0  # whole seconds between iterations
+    times: int | None = None
+    until: Task | Signature | None = None
+    continue_every: int = CONTINUE_EVERY
+    max_events: int = MAX_EVENTS
+
+
+def _whole(value: object, what: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise PipelineError(f"repeat({what}=...) must be a whole number >= {least}, got {value!r}")
+    return value
+
+
+def parse_every(every: object) -> int:
+    """Whole seconds from `"30s"`, `"10m"`, `"2h"`, `"1d"`, a number of seconds, or None/0 (no pause)."""
+    if every is None or every == 0:
+        return 0
+    seconds: float | None = None
+    if isinstance(every, (int, float)) and not isinstance(every, bool) and every > 0:
+        seconds = float(every)
+    elif isinstance(every, str) and every.strip():
+        text = every.strip().lower()
+        unit = _UNITS.get(text[-1])
+        try:
+            seconds = float(text[:-1] if unit else text) * (unit or 1)
+        except ValueError:
+            seconds = None
+    if seconds is None or not 0 <= seconds <= 365 * 86_400:  # NaN fails the comparison too
+        raise PipelineError(f"repeat(every=...) takes a pause like '30s', '10m', '2h', '1d' or a number of "
+                            f"seconds (up to a year), got {every!r}")
+    return int(-(-seconds // 1))  # SWF timers count whole seconds
+
+
+def repeat(
+    canvas: Step, every: str | float | None = None, times: int | None = None, until: Task | Signature | None = None,
+    *, continue_every: int = CONTINUE_EVERY, max_events: int = MAX_EVENTS,
+) -> Repeat:
+    """Run `canvas` again and again, each iteration getting the previous one's result.
+
+    The first iteration gets the run's input; the run's result is the last iteration's. `every`
+    is the pause between iterations (an SWF timer): `"30s"`, `"10m"`, `"2h"`, `"1d"` or seconds.
+    It stops after `times` iterations, or when the task `until` (run as a step on each
+    iteration's result) returns a true value; with neither it runs until canceled. The execution
+    continues as new (same workflow id, new run id, bounded history) every `continue_every`
+    iterations, or sooner once its history has `max_events` events. A repeat is the whole pipeline.
+    """
+    if until is not None and not isinstance(until, (Task, Signature)):
+        raise PipelineError(f"repeat(until=...) must be a task (run on each iteration's result), got {until!r}")
+    if times is not None:
+        _whole(times, "times", 1)
+    _whole(continue_every, "continue_every", 1)
+    _whole(max_events, "max_events", 100)
+    return Repeat(_check(canvas), parse_every(every), times, until, continue_every, max_events)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, overload
 
 from ._errors import PipelineError
+from ._target import call, capture, check_lambda, check_target, kind_of
 
-__all__ = ["DEFAULT_HEARTBEAT", "Signature", "Task", "check_swf_name", "default_name", "task"]
+__all__ = ["DEFAULT_HEARTBEAT", "Signature", "Task", "check_priority", "check_swf_name", "default_name", "task"]
 
 # Seconds of worker silence after which a task's attempt counts as lost and is scheduled again (the
 # worker beats every few seconds while it holds a task, queued or running): a dead worker costs this
@@ -43,6 +44,24 @@ def check_swf_name(value: object, what: str, fix: str) -> str:
     return text
 
 
+# SWF's taskPriority: the string of a whole number in a Java int's range; higher runs first.
+PRIORITY_RANGE = (-2_147_483_648, 2_147_483_647)
+
+
+def check_priority(value: object, what: str) -> int | None:
+    """`value` (None or a whole number in SWF's range) as an int; else PipelineError naming `what` and the range."""
+    if value is None:
+        return None
+    low, high = PRIORITY_RANGE
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if number is None and isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        number = int(value)  # "5" from a flag or a setting
+    if number is None or not low <= number <= high:
+        raise PipelineError(f"{what} {value!r} is not a task priority: give a whole number from {low} to {high} "
+                            "(higher runs first; the default is 0)")
+    return number
+
+
 def default_name(fn: Callable[..., Any]) -> str:
     """`<file stem>.<qualname>`: the same whether the file was imported as `x`, `pkg.x` or `__main__`."""
     module = sys.modules.get(getattr(fn, "__module__", "") or "")
@@ -65,23 +84,27 @@ class Task:
     task_list: str | None = None
     converter: Any = None
     cache: bool = False
+    priority: int | None = None  # SWF taskPriority of its steps (higher first); None: the run's default
+    lambda_function: str | None = None  # scheduled as this AWS Lambda function (ScheduleLambdaFunction)
+    captured: str | None = field(default=None, repr=False)  # an instance task's state, encoded (see _target)
 
     def __post_init__(self) -> None:
-        if not callable(self.fn):
-            raise PipelineError(f"@task needs a function, got {self.fn!r}")
+        check_target(self.fn, self.name)
+        check_lambda(self)
         if self.retries < 0:
             raise PipelineError(f"task {self.name}: retries must be >= 0, got {self.retries}")
         if self.retry_delay < 0:
             raise PipelineError(f"task {self.name}: retry_delay must be >= 0, got {self.retry_delay}")
         if self.heartbeat is not None and self.heartbeat < 0:
             raise PipelineError(f"task {self.name}: heartbeat must be >= 0 seconds (0: none), got {self.heartbeat}")
+        object.__setattr__(self, "priority", check_priority(self.priority, f"task {self.name}: @pf.task(priority=...)"))
         check_swf_name(self.name, "the task name", "rename it with @pf.task(name=...)")
         check_swf_name(self.version, f"task {self.name}: the version", "use e.g. @pf.task(version='2')")
         if self.task_list is not None:
             check_swf_name(self.task_list, f"task {self.name}: the task list", "pick another @pf.task(task_list=...)")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+        return call(self.fn, self.captured, args, kwargs)  # a class per call, an instance rebuilt (see _target)
 
     @property
     def heartbeat_timeout(self) -> int | None:
@@ -108,6 +131,15 @@ class Signature:
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = field(default=())
     immutable: bool = False
+    priority: int | None = None  # overrides the task's own (see `options`)
+
+    def options(self, *, priority: int | None = None) -> Signature:
+        """This step with other scheduling options: `priority=N` is its SWF taskPriority (higher runs first).
+
+        It overrides `@pf.task(priority=...)` and the run's default (`pf.run(..., priority=N)`).
+        """
+        checked = check_priority(priority, f"{self.task.name}.s(...).options(priority=...)")
+        return replace(self, priority=checked)
 
     def __repr__(self) -> str:
         kind = "si" if self.immutable else "s"
@@ -115,7 +147,7 @@ class Signature:
 
 
 @overload
-def task(fn: Callable[..., Any], /) -> Task: ...
+def task(fn: Callable[..., Any], /, **options: Any) -> Task: ...
 @overload
 def task(
     *,
@@ -128,15 +160,39 @@ def task(
     task_list: str | None = None,
     converter: Any = None,
     cache: bool = False,
+    priority: int | None = None,
+    lambda_function: str | None = None,
 ) -> Callable[[Callable[..., Any]], Task]: ...
 
 
 def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Task | Callable[[Callable[..., Any]], Task]:
-    """Make a function a pipeline task: `@task` or `@task(retries=3, timeout=60)`."""
+    """Make a function a pipeline task: `@task` or `@task(retries=3, timeout=60)`.
+
+    A class works too (instantiated with no arguments for each call, then called), and so does a
+    callable instance, given a name: `pf.task(Scaler(factor=2), name="scale")` (its state is
+    captured now and encoded through converters). `lambda_function="name"` makes the task a
+    Lambda step on SWF, run by the embedded engine through this same function.
+
+    The options (all keyword-only):
+
+    - `name`: the SWF activity type, by default `<file stem>.<function>`; `version`: its version ("1").
+    - `timeout`: seconds one attempt may run, **300 by default**; `None` for no limit.
+    - `retries`: more attempts after a failed one (0); the n-th waits `retry_delay * 2**(n-1)`
+      seconds (`retry_delay` 1.0) times a jitter of up to +25%, rounded up to whole seconds and at
+      least 1 (`retry_delay=0`: at once), on an SWF timer. Lost workers spend no retry.
+    - `heartbeat`: seconds of worker silence that lose an attempt (20 by default; 0: none).
+    - `task_list`: the task list its steps go to (workers started with `--task-list`).
+    - `converter`: the codec of its result; `cache`: reuse results across runs (needs a store).
+    """
 
     def wrap(f: Callable[..., Any]) -> Task:
         kwargs: dict[str, Any] = dict(options)
-        name = kwargs.pop("name", None) or default_name(f)
+        name = kwargs.pop("name", None)
+        if kind_of(f) == "instance":  # pf.task(instance, name=...): its state captured now
+            if not name:
+                raise PipelineError(f"pf.task({type(f).__qualname__}(...)) needs a name: pf.task(instance, name=...)")
+            kwargs["captured"] = capture(f, name)
+        name = name or default_name(f)
         if "version" in kwargs:
             kwargs["version"] = str(kwargs["version"])  # SWF type versions are strings; @task(version=2) is natural
         return Task(f, name, **kwargs)

@@ -28,6 +28,7 @@ PIPEFLOW_NAMES = {
     "map",
     "task",
     "progress",
+    "repeat",
     "run",
     "stage",
     "wait_signal",

@@ -5,7 +5,7 @@ Exit codes are decided in one place, `main`, the same for every command (README,
 ===  =========================================================================================
 0    completed
 1    a step failed (or the run failed or timed out): step, task, attempt, error, run id and the
-     last frames of the remote traceback on stderr (all of it with -v)
+     last frames of the remote traceback on stderr (all of it with -v); `pipeflow rerun`: the step raised
 2    usage: bad pipeline file or attribute, unparsable input, bad flags, unknown run, bad store URI
 3    data: a value could not cross SWF (encode/decode error, payload too large, tampered object,
      store unreachable), also when a step's result or input could not be encoded or decoded

@@ -137,8 +137,17 @@ def _local_payloads() -> str:
 @click.option("--endpoint-url", help="SWF endpoint (--backend swf) [default: AWS_ENDPOINT_URL_SWF, Amazon's].")
 @click.option("--no-local-workers", is_flag=True,
               help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
+@click.option("--no-wait", is_flag=True,
+              help="--backend swf: start the run, print its run id and exit; nothing is decided or worked here "
+                   "(`pipeflow decider` and `pipeflow worker` elsewhere do).")
 @click.option("--json", "as_json", is_flag=True, help="Print run id, status and result (or error) as one JSON object.")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
+@click.option("--tag", "tags", metavar="KEY=VALUE", multiple=True,
+              help="Tag the run (repeatable, at most 5; SWF's tagList): `pipeflow runs --tag KEY=VALUE` finds it.")
+@click.option("--priority", type=click.IntRange(-2**31, 2**31 - 1), default=None, metavar="N",
+              help="The SWF task priority of the run's steps that set none (higher runs first) [default: 0].")
+@click.option("--lambda-role", envvar="PIPEFLOW_LAMBDA_ROLE", metavar="ARN",
+              help="--backend swf: the IAM role Amazon SWF invokes the run's Lambda steps with (needed there).")
 def run(
     target: str,
     input_json: str | None,
@@ -151,8 +160,12 @@ def run(
     region: str | None,
     endpoint_url: str | None,
     no_local_workers: bool,
+    no_wait: bool,
     as_json: bool,
     no_progress: bool,
+    tags: tuple[str, ...],
+    priority: int | None,
+    lambda_role: str | None,
 ) -> None:
     """Run the pipeline FILE[:ATTR] (ATTR defaults to `pipeline`) and print its result as JSON."""
     from .._loader import load_pipeline
@@ -160,11 +173,18 @@ def run(
 
     if backend == "swf" and not domain:
         raise click.UsageError("--backend swf needs --domain D (the SWF domain to run in; registered if new)")
-    if backend == "embedded" and (domain or region or endpoint_url or no_local_workers):
-        raise click.UsageError("--domain, --region, --endpoint-url and --no-local-workers go with --backend swf")
+    if backend == "embedded" and (domain or region or endpoint_url or no_local_workers or no_wait):
+        raise click.UsageError("--domain, --region, --endpoint-url, --no-local-workers and --no-wait go with "
+                               "--backend swf")
     value = _parse_input(input_json, input_file)
+    tag_list = _checked_tags(tags, "--tag")
     loaded = load_pipeline(target)
     store_uri = _store_uri(store, s3_bucket)
+    if no_wait:
+        assert domain is not None
+        _submit(target, value, domain=domain, region=region, endpoint_url=endpoint_url, store=store_uri,
+                as_json=as_json, tags=tag_list, priority=priority)
+        return
     if backend == "swf":
         from ..running import run_swf
 
@@ -175,11 +195,49 @@ def run(
                 loaded, value, domain=domain, endpoint_url=endpoint_url, region=region,
                 store=store_uri if store_uri or no_local_workers else _local_payloads(),
                 workers=workers, local_workers=not no_local_workers, progress=not no_progress,
+                tags=tag_list, priority=priority, lambda_role=lambda_role,
             )
     else:
         with resumable(target), failure_json(as_json):
-            outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress)
+            outcome = run_file(loaded, value, store=store_uri, workers=workers, progress=not no_progress,
+                               tags=tag_list, priority=priority)
     echo_outcome(outcome, as_json)
+
+
+def _submit(target: str, value: Any, *, domain: str, region: str | None, endpoint_url: str | None,
+            store: str | None, as_json: bool, tags: list[str] | None = None, priority: int | None = None) -> None:
+    """`run --no-wait`: register the types, start the run, print its run id (or `--json` its document)."""
+    from ..client import Client
+
+    client = Client.swf(domain, region=region, endpoint_url=endpoint_url, store=store)
+    try:
+        started = client.submit(target, value, tags=tags, priority=priority)
+    finally:
+        client.close()
+    echo_started(started, domain, as_json)
+
+
+def echo_started(started: Any, domain: str, as_json: bool) -> None:
+    """A run started with --no-wait: its run id on stdout (`--json`: its document), how to follow it on stderr."""
+    if as_json:
+        from ..running import result_json
+
+        click.echo(result_json({"run_id": started.run_id, "workflow_id": started.workflow_id, "status": "RUNNING"}))
+    else:
+        click.echo(started.run_id)
+    click.echo(f"started run {started.run_id} (workflow {started.workflow_id}); follow it with  pipeflow status "
+               f"{started.run_id} --backend swf --domain {domain}", err=True)
+
+
+def _checked_tags(tags: tuple[str, ...] | list[str], hint: str, one: bool = False) -> list[str]:
+    """`--tag KEY=VALUE` flags as a tagList; a usage error (exit 2) naming the tag and the fix otherwise."""
+    from .._errors import PipelineError
+    from ..running import tag_filter, tag_list
+
+    try:
+        return [str(tag_filter(tags[0]))] if one else tag_list(list(tags))
+    except PipelineError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 @contextmanager

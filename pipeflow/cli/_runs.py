@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from ._group import cli
-from ._run import _parse_input, _store_uri, check_store, echo_outcome, failure_json, resumable
+from ._run import _checked_tags, _parse_input, _store_uri, check_store, echo_outcome, echo_started, failure_json, resumable
 
 
 @cli.command()
@@ -136,12 +136,16 @@ _STATUSES = ("RUNNING", "OPEN", "CLOSED", "COMPLETED", "FAILED", "CANCELED", "TE
 @click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
               help="Only runs in this state (RUNNING: open; CLOSED: any close).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many runs.")
+@click.option("--tag", metavar="KEY=VALUE", default=None,
+              help="Only runs with this tag (`pipeflow run --tag`); SWF filters by one tag at a time.")
 @_backend_options
 @_JSON
-def runs(status: str | None, limit: int, backend: str, domain: str | None, region: str | None,
+def runs(status: str | None, limit: int, tag: str | None, backend: str, domain: str | None, region: str | None,
          endpoint_url: str | None, as_json: bool) -> None:
     """List the latest runs, newest first (stages and shards show in their parent's `tasks`)."""
-    _show_run("runs", None, backend, domain, region, endpoint_url, as_json, status=status, limit=limit)
+    if tag is not None:
+        _checked_tags([tag], "--tag", one=True)
+    _show_run("runs", None, backend, domain, region, endpoint_url, as_json, status=status, limit=limit, tag=tag)
 
 
 @cli.command()
@@ -200,12 +204,15 @@ def result(run_id: str, backend: str, domain: str | None, region: str | None, en
 @_backend_options
 @click.option("--no-local-workers", is_flag=True,
               help="--backend swf: run no workers here (workers elsewhere do the steps; the decider still runs here).")
+@click.option("--no-wait", is_flag=True,
+              help="--backend swf: start the new run, print its run id and exit; `pipeflow decider`/`worker` "
+                   "elsewhere run it.")
 @click.option("--json", "as_json", is_flag=True, help="Print run id, status and result (or error) as one JSON object.")
 @click.option("--no-progress", is_flag=True, help="No progress line on stderr.")
 def resume(
     args: tuple[str, ...], from_step: str | None, allow_changed: bool, store: str | None, workers: int | None,
     backend: str, domain: str | None, region: str | None, endpoint_url: str | None, no_local_workers: bool,
-    as_json: bool, no_progress: bool,
+    no_wait: bool, as_json: bool, no_progress: bool,
 ) -> None:
     """Run RUN (a run id, or a workflow id: its latest run) again with FILE, reusing the steps it checkpointed.
 
@@ -224,6 +231,13 @@ def resume(
     if no_local_workers and backend != "swf":
         raise click.UsageError("--no-local-workers goes with --backend swf")
     check_store(store)
+    if no_wait and backend != "swf":
+        raise click.UsageError("--no-wait goes with --backend swf")
+    if no_wait:
+        assert domain is not None
+        _resume_no_wait(target, run_id, from_step, domain=domain, region=region, endpoint_url=endpoint_url,
+                        store=store, allow_changed=allow_changed, as_json=as_json)
+        return
     if backend == "swf":
         assert domain is not None
         with failure_json(as_json):
@@ -235,3 +249,16 @@ def resume(
             outcome = resume_file(target, run_id, from_step, workers=workers, progress=not no_progress,
                                   store=store, allow_changed=allow_changed)
     echo_outcome(outcome, as_json)
+
+
+def _resume_no_wait(target: str | None, run_id: str, from_step: str | None, *, domain: str, region: str | None,
+                    endpoint_url: str | None, store: str | None, allow_changed: bool, as_json: bool) -> None:
+    """`resume --no-wait`: start the resuming run on the pipeline's task list and print its run id."""
+    from ..client import Client
+
+    client = Client.swf(domain, region=region, endpoint_url=endpoint_url, store=store)
+    try:
+        started = client.resume(run_id, from_step, target, allow_changed=allow_changed)
+    finally:
+        client.close()
+    echo_started(started, domain, as_json)

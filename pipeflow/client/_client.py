@@ -46,7 +46,11 @@ class Client:
             `PIPEFLOW_STORE`, else ./.pipeflow/payloads when the steps run here, else none. It
             is this client's own: a run's values are read from the store the run names only
             when that lies under it, and the deciders and workers here serve only such runs.
-        state_dir: the embedded engine's directory (default ./.pipeflow).
+        state_dir: the embedded engine's directory (default ./.pipeflow); None for an engine in
+            memory, this Client's own: nothing on disk but the values in `store` (by default a
+            temporary directory, removed at close), gone at close (tests, throwaway work).
+        timer_scale: the embedded engine's timers (retry back-off, pauses) last this many times
+            their length; 0 makes them fire at once (tests: `pipeflow.testing`'s fake time).
         backend: "embedded" or "swf" (what `Client.swf` gives); by default "swf" with an endpoint_url.
     """
 
@@ -58,8 +62,9 @@ class Client:
         region: str | None = None,
         workers: int | None = None,
         store: str | None = DEFAULT,
-        state_dir: str | os.PathLike[str] = ".pipeflow",
+        state_dir: str | os.PathLike[str] | None = ".pipeflow",
         backend: str | None = None,
+        timer_scale: float = 1.0,
     ) -> None:
         self.backend = backend or ("swf" if endpoint_url else "embedded")
         if self.backend not in ("embedded", "swf"):
@@ -73,11 +78,21 @@ class Client:
         self.region = region
         self.domain = domain or DOMAIN
         self.workers = workers if workers is not None else (None if self.backend == "embedded" else 0)
-        self.state_dir = Path(state_dir).resolve()
+        if timer_scale < 0 or (timer_scale != 1.0 and (self.backend != "embedded" or state_dir is not None)):
+            raise PipelineError(f"timer_scale={timer_scale}: give a number >= 0, with state_dir=None (an engine "
+                                "in memory); timers of a shared state or of SWF keep their length")
+        self.timer_scale = timer_scale
+        self.state_dir = Path(state_dir).resolve() if state_dir is not None else None
+        self._tempdir: str | None = None  # the store of an engine in memory, when none was given
         if store is DEFAULT:
             store = os.environ.get("PIPEFLOW_STORE") or None
             if store is None and self.workers != 0:  # the steps run here: a local directory serves them
-                store = str(self.state_dir / "payloads")
+                if self.state_dir is not None:
+                    store = str(self.state_dir / "payloads")
+                else:
+                    import tempfile
+
+                    store = self._tempdir = tempfile.mkdtemp(prefix="pipeflow-payloads-")  # 0700
         self.store = store
         self._holder: Holder | None = None
         self._reader: Any = None  # the inbox of the process holding the embedded state
@@ -104,6 +119,12 @@ class Client:
                 self._remote = swf_client(endpoint_url=self.endpoint_url, region=self.region)
             return self._remote
         if self._holder is not None:
+            return self._holder.swf
+        if self.state_dir is None:  # an engine in memory, this client's own
+            from ..running import hold_memory
+
+            self._holder = hold_memory(self.store, timer_scale=self.timer_scale)
+            atexit.register(self.close)
             return self._holder.swf
         from ..running import held
 
@@ -172,6 +193,10 @@ class Client:
         if self._service is not None:
             self._service.stop()
             self._service.join_workers()  # the deciders' long polls on the endpoint cannot be woken
+        if self._tempdir is not None:
+            import shutil
+
+            shutil.rmtree(self._tempdir, ignore_errors=True)
 
     def __enter__(self) -> Client:
         return self
@@ -180,16 +205,21 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        where = str(self.state_dir) if self.backend == "embedded" else \
+        where = str(self.state_dir or "in memory") if self.backend == "embedded" else \
             f"domain={self.domain}" + (f" endpoint={self.endpoint_url}" if self.endpoint_url else "")
         return f"<pipeflow.Client {self.backend} {where}{' closed' if self._closed else ''}>"
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def submit(self, pipeline: Any, input: Any = None, *, store: str | None = DEFAULT) -> Run:
-        """Start a run of `pipeline` (a Pipeline, a canvas, a task, or "file.py[:attr]") and return at once."""
-        from ..running import check_registration, register, start
+    def submit(self, pipeline: Any, input: Any = None, *, store: str | None = DEFAULT, tags: Any = None,
+               priority: int | None = None) -> Run:
+        """Start a run of `pipeline` (a Pipeline, a canvas, a task, or "file.py[:attr]") and return at once.
 
+        `tags={"team": "data"}` (at most 5, its stages get them too); `priority`: of its steps that set none.
+        """
+        from ..running import check_registration, register, run_options, start
+
+        run_options(tags, priority)  # a bad tag or priority is refused before anything is registered
         definition = _definition(pipeline)
         store = self.store if store is DEFAULT else store
         with self._errors():
@@ -203,7 +233,7 @@ class Client:
             if service is not None:
                 _check_store(service, store)
                 service.serve(definition)
-            workflow_id, run_id = start(swf, self.domain, definition, input, store=store)
+            workflow_id, run_id = start(swf, self.domain, definition, input, store=store, tags=tags, priority=priority)
         found = Run(self, workflow_id, run_id)
         found._root = store  # this process chose it: its values are read from it
         return found
@@ -258,14 +288,14 @@ class Client:
             register(self._swf(), self.domain, definition)
             service.serve(definition)
 
-    def runs(self, status: str | None = None, limit: int = 50) -> Any:
-        """A DataFrame of the latest runs, newest first; `status`: RUNNING, CLOSED, COMPLETED, FAILED, ..."""
+    def runs(self, status: str | None = None, limit: int = 50, *, tag: str | None = None) -> Any:
+        """A DataFrame of the latest runs, newest first; `status`: RUNNING, CLOSED, FAILED, ...; `tag`: "key=value"."""
         import pandas as pd
 
         from ._reader import Reader, list_runs
 
         with self._errors():
-            rows = list_runs(Reader(self._swf(), self.domain), status, limit)
+            rows = list_runs(Reader(self._swf(), self.domain), status, limit, tag=tag)
         columns = ["workflow_id", "run_id", "pipeline", "version", "status", "started", "closed", "duration"]
         frame = pd.DataFrame(rows, columns=columns)
         for column in ("started", "closed"):
@@ -321,6 +351,7 @@ class Client:
         with self._errors():
             swf = self._swf()
             if swf is self._reader:
+                assert self.state_dir is not None  # only a state on disk has a holder elsewhere
                 request: dict[str, Any] = {"op": op, "run": run.run_id}
                 if op == "cancel":
                     request["reason"] = reason

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import EngineError, PipeflowError, PipelineError
-from ..running import held
+from ..running import held, tags_of
 
 
 PAGE = 1000  # executions or events per page (SWF's maximum)
@@ -192,11 +192,20 @@ def _run_row(info: dict[str, Any]) -> dict[str, Any]:
         "pipeline": wtype.get("name"), "version": wtype.get("version"), "status": _status(info),
         "started": iso_utc(info.get("startTimestamp")), "closed": iso_utc(info.get("closeTimestamp")),
         "duration": seconds_between(info.get("startTimestamp"), info.get("closeTimestamp")),
+        "tags": tags_of(info),
     }
 
 
-def list_runs(reader: Reader, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """The `limit` latest top-level runs (stages and shards are their parents' tasks), newest first."""
+def list_runs(reader: Reader, status: str | None = None, limit: int = 50, *, tag: str | None = None
+              ) -> list[dict[str, Any]]:
+    """The `limit` latest top-level runs (stages and shards are their parents' tasks), newest first.
+
+    `tag` ("key=value"): only runs with that tag. SWF takes one filter per list call (a tag, a
+    close status, a type or an id): the tag goes to SWF as its tagFilter, the status is checked here.
+    """
+    from ..running import tag_filter
+
+    tag = tag_filter(tag)
     wanted = (status or "").upper()
     if wanted and wanted not in STATUSES:
         raise PipelineError(f"--status {status}: give one of {', '.join(STATUSES)}")
@@ -206,12 +215,16 @@ def list_runs(reader: Reader, status: str | None = None, limit: int = 50) -> lis
     elif wanted:
         kinds = [True]
     filters = {"closeStatusFilter": {"status": wanted}} if wanted in CLOSE_STATUSES else {}
+    if tag is not None:
+        filters = {"tagFilter": {"tag": tag}}
     found: list[dict[str, Any]] = []
     for closed in kinds:
         taken = 0
-        for info in reader.executions(closed, **(filters if closed else {})):
+        for info in reader.executions(closed, **(filters if closed or tag is not None else {})):
             if "parent" in info or (wanted in CLOSE_STATUSES and info.get("closeStatus") != wanted):
                 continue  # moto ignores list filters
+            if tag is not None and tag not in (info.get("tagList") or ()):
+                continue  # moto's tag filter lets some through
             found.append(info)
             taken += 1
             if taken >= limit:

@@ -43,7 +43,18 @@ class Run:
                 swf = self.client._swf()
                 self._info = dict(swf.describe_workflow_execution(domain=self.client.domain,
                                                                   execution=self.execution)["executionInfo"])
+                self._follow(swf)
         return self._info
+
+    def _follow(self, swf: Any) -> None:
+        """A run that continued as new (`pf.repeat`) is followed: this Run becomes the run it goes on as."""
+        while self._info is not None and self._info.get("closeStatus") == "CONTINUED_AS_NEW":
+            event = swf.get_workflow_execution_history(domain=self.client.domain, execution=self.execution,
+                                                       reverseOrder=True, maximumPageSize=1)["events"][0]
+            self.run_id = event["workflowExecutionContinuedAsNewEventAttributes"]["newExecutionRunId"]
+            self._events = []
+            self._info = dict(swf.describe_workflow_execution(domain=self.client.domain,
+                                                              execution=self.execution)["executionInfo"])
 
     @property
     def status(self) -> str:
@@ -54,6 +65,13 @@ class Run:
     def pipeline(self) -> str:
         """The pipeline's name (its workflow type)."""
         return str(self._describe()["workflowType"]["name"])
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The run's tags as {key: value} (`pf.run(..., tags=...)`, `pipeflow run --tag`)."""
+        from ..running import tags_of
+
+        return tags_of(self._describe())
 
     def wait(self, timeout: float | None = None, progress: bool = True) -> Run:
         """Wait for the run to close (a progress bar on stderr or in the notebook); raises TimeoutError."""
@@ -72,6 +90,11 @@ class Run:
             with self.client._errors():
                 info = wait_closed(swf, self.client.domain, self.execution, check=self.client._check,
                                    max_delay=delay, timeout=timeout)
+                while info is not None and info.get("closeStatus") == "CONTINUED_AS_NEW":  # each run of a repeat
+                    self._info = dict(info)
+                    self._follow(swf)
+                    info = wait_closed(swf, self.client.domain, self.execution, check=self.client._check,
+                                       max_delay=delay, timeout=timeout)
         finally:
             if bar is not None:
                 bar.close()
@@ -203,6 +226,32 @@ class Run:
         if pyplot is not None and getattr(figure.canvas, "manager", None) is not None:
             pyplot.close(figure)  # shown once, as the value: Jupyter's inline backend would show it again
         return figure
+
+    def _attempts(self) -> Any:
+        from ._children import history_reader
+        from ._stats import attempts_frame
+
+        return attempts_frame(self.events(), history_reader(self.client))
+
+    def diff(self, other: Run) -> Any:
+        """A DataFrame comparing this run (A) with `other` (B), one row per step path, stages expanded.
+
+        Columns: step, task, `change` ("added": only in B, "missing": only in A, else what differs
+        among task, status, retries, input, result and duration), status_a/b, attempts_a/b,
+        duration_a/b (seconds, last attempt), duration_change, and whether `input` and `result`
+        are "same" or "differs" by checksum (an offloaded value by its content, not its place).
+        """
+        from ._diff import diff_frame
+
+        return diff_frame(self._attempts(), other._attempts())
+
+    def stats(self) -> Any:
+        """Metrology of the run, stages expanded: a `Stats` with `tasks` (per task name: steps, attempts,
+        failures, retries, queue wait and run time p50/p95/max in seconds, bytes in and out),
+        `critical_path` (the chain of attempts that set the run's duration) and `duration`."""
+        from ._stats import run_stats
+
+        return run_stats(self._attempts(), self._describe().get("startTimestamp"))
 
     def cancel(self, reason: str | None = None) -> None:
         """Ask the run to stop: its open steps are canceled and it closes CANCELED."""

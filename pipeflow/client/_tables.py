@@ -15,6 +15,7 @@ from ._reader import (
     status_doc,
     tasks_doc,
 )
+from ._repeats import link_chains
 
 
 def _when(iso: str | None, digits: int = 0) -> str:
@@ -81,11 +82,16 @@ def table(rows: list[list[str]], headers: list[str], right: frozenset[int] = fro
 def render_runs(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no runs"
-    return table(
-        [[r["workflow_id"], r["status"], _when(r["started"]), format_duration(r["duration"]),
-          f"{r['pipeline']} v{r['version']}", r["run_id"]] for r in rows],
-        ["WORKFLOW ID", "STATUS", "STARTED", "DURATION", "PIPELINE", "RUN ID"], right=frozenset({3}),
-    )
+    table_rows = [[r["workflow_id"], r["status"], _when(r["started"]), format_duration(r["duration"]),
+                   f"{r['pipeline']} v{r['version']}", r["run_id"]] for r in rows]
+    headers = ["WORKFLOW ID", "STATUS", "STARTED", "DURATION", "PIPELINE", "RUN ID"]
+    if any("iterations" in r for r in rows):  # the runs of a repeat (pf.repeat): their iterations, the next run
+        headers.insert(2, "ITERATIONS")
+        for cells, r in zip(table_rows, rows):
+            cells.insert(2, r.get("iterations", ""))
+            if r.get("next_run_id"):
+                cells[1] = f"CONTINUED -> {r['next_run_id'][:12]}..."  # the start of the next run's RUN ID
+    return table(table_rows, headers, right=frozenset({headers.index("DURATION")}))
 
 
 def render_status(doc: dict[str, Any]) -> str:
@@ -94,6 +100,8 @@ def render_status(doc: dict[str, Any]) -> str:
         ("pipeline", f"{doc['pipeline']} v{doc['version']}"), ("status", doc["status"]),
         ("started", _when(doc["started"])), ("closed", _when(doc["closed"])), ("duration", format_duration(doc["duration"])),
     ]
+    if doc.get("tags"):
+        lines.append(("tags", ", ".join(f"{k}={v}" for k, v in doc["tags"].items())))
     if doc.get("parent"):
         lines.append(("parent", f"{doc['parent']['workflow_id']} (run {doc['parent']['run_id']})"))
     if doc.get("progress"):
@@ -136,13 +144,13 @@ def render_history(rows: list[dict[str, Any]]) -> str:
 
 def show(command: str, run: str | None, *, backend: str, domain: str | None, endpoint_url: str | None,
          region: str | None, as_json: bool, status: str | None = None, limit: int = 50,
-         expand: bool = False) -> str:
+         expand: bool = False, tag: str | None = None) -> str:
     """What `pipeflow <command>` prints on stdout: a table, or JSON with `as_json`."""
     from ..running import result_json
 
     with open_reader(backend, domain, endpoint_url, region) as reader:
         if command == "runs":
-            rows = list_runs(reader, status, limit)
+            rows = link_chains(reader, list_runs(reader, status, limit, tag=tag))  # a repeat's runs: iterations, next
             return result_json(rows) if as_json else render_runs(rows)
         assert run is not None
         if command == "status":

@@ -225,6 +225,16 @@ _TASK_EVENTS: dict[str, Callable[[_Attempts, int, dict[str, Any], Any], None]] =
     "ChildWorkflowExecutionCanceled": _on_child(lambda t, row, a, when: t.close(row, "CANCELED", when, "canceled")),
     "ChildWorkflowExecutionTerminated": _on_child(
         lambda t, row, a, when: t.close(row, "TERMINATED", when, "terminated")),
+    # A Lambda step's attempt: its row is named after the function (an activity's row is the same).
+    "LambdaFunctionScheduled": lambda t, event_id, a, when: t.open(
+        False, event_id, str(a.get("id", "")), str(a.get("name", "")), when, a.get("input")),
+    "LambdaFunctionStarted": _on_activity(lambda t, row, a, when: t.start(row, when, None)),
+    "LambdaFunctionCompleted": _on_activity(lambda t, row, a, when: t.close(row, "COMPLETED", when,
+                                                                            result=a.get("result"))),
+    "LambdaFunctionFailed": _on_activity(_failed),
+    "LambdaFunctionTimedOut": _on_activity(_timed_out),
+    "StartLambdaFunctionFailed": _on_activity(
+        lambda t, row, a, when: t.close(row, "FAILED", when, f"the Lambda function did not start: {a.get('cause')}")),
 }
 
 

@@ -12,7 +12,9 @@ import converters
 from .. import wire
 from .._errors import PipelineError
 from .._pipeline import Pipeline, as_pipeline
+from ._lambda import lambda_decision
 from ._markers import with_markers
+from ._repeat import continue_decision
 from ._stages import StageStartError
 from ._starts import start_children
 from .history import NondeterminismError, RunState
@@ -103,6 +105,8 @@ class Decider:
                 return [_fail(f"the result cannot be stored: {exc}", {"type": type(exc).__name__, "message": str(exc)})]
             return [{"decisionType": "CompleteWorkflowExecution",
                      "completeWorkflowExecutionDecisionAttributes": {"result": result}}]
+        if plan.continued is not None:  # a repeat's run has done its share: the next run goes on
+            return [continue_decision(state)]
         decisions: list[dict[str, Any]] = []
         budget = self.max_request
         room = self.max_open - len(state.open)
@@ -115,7 +119,7 @@ class Decider:
                 doc = {"type": type(exc).__name__, "message": str(exc), "step": leaf.path,
                        "task": leaf.task.name, "attempt": leaf.attempt}
                 return [_fail(_reason(doc), doc, state.store)]
-            size = len(decision["scheduleActivityTaskDecisionAttributes"]["input"]) + 400
+            size = len(_input_of(decision)) + 400
             if size > budget and decisions:
                 break  # the rest goes in the next decision task
             budget -= size
@@ -160,7 +164,9 @@ class Decider:
         activity_id = leaf.activity_id
         if len(activity_id) > 256:
             raise PipelineError(f"step path too long for an SWF activity id ({len(activity_id)} > 256 chars)")
-        return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": {
+        if task.lambda_function:  # a Lambda step: ScheduleLambdaFunction (pipeflow.decider._lambda)
+            return lambda_decision(leaf, activity_input)
+        attrs: dict[str, Any] = {
             "activityType": {"name": task.name, "version": task.version},
             "activityId": activity_id,
             "input": activity_input,
@@ -169,7 +175,24 @@ class Decider:
             "heartbeatTimeout": _seconds(task.heartbeat_timeout),
             "scheduleToStartTimeout": "NONE",
             "scheduleToCloseTimeout": "NONE",
-        }}
+        }
+        priority = _priority(leaf, state.children.settings.get("taskPriority"))
+        if priority is not None:
+            attrs["taskPriority"] = priority
+        return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attrs}
+
+
+def _priority(leaf: Leaf, default: str | None) -> str | None:
+    """A step's SWF taskPriority: its signature's (`.options(priority=)`), its task's, else the run's (None: SWF's)."""
+    own = leaf.signature.priority if leaf.signature is not None else None
+    if own is None:
+        own = leaf.task.priority
+    return str(own) if own is not None else default
+
+
+def _input_of(decision: dict[str, Any]) -> str:
+    attrs = decision.get("scheduleActivityTaskDecisionAttributes") or decision["scheduleLambdaFunctionDecisionAttributes"]
+    return str(attrs["input"])
 
 
 def _seconds(value: float | None) -> str:
@@ -190,4 +213,5 @@ def _fail(reason: str, doc: dict[str, Any], store: str | None = None) -> dict[st
 
 def _closes(decisions: list[dict[str, Any]]) -> bool:
     return bool(decisions) and decisions[-1]["decisionType"] in (
-        "CompleteWorkflowExecution", "FailWorkflowExecution", "CancelWorkflowExecution")
+        "CompleteWorkflowExecution", "FailWorkflowExecution", "CancelWorkflowExecution",
+        "ContinueAsNewWorkflowExecution")

@@ -151,7 +151,7 @@ def execute(task: Task, activity_id: str, data: str, store: str | None) -> tuple
     """Run an activity in-process with the worker's wire format."""
     args, kwargs, store = wire.decode_activity_input(data, store=store)
     try:
-        value = task.fn(*args, **kwargs)
+        value = task(*args, **kwargs)
     except Exception as exc:
         reason, details = wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)
         return "fail", reason, details

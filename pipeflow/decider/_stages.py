@@ -24,7 +24,7 @@ import converters
 
 from .. import wire
 from .._errors import PipelineError
-from ..canvas import Chain, Group, Map, Stage, Step
+from ..canvas import Chain, Group, Map, Repeat, Stage, Step
 from ..task import Signature, Task
 from .history import NondeterminismError, RunState, _failure_doc
 from .plan import MapNode, Node, Plan, Tree
@@ -220,7 +220,9 @@ class Children:
         self.state = state
         self.open: dict[int, ChildNode] = {}  # initiatedEventId -> node
         self.root: str | None = None  # the store's root URI, for the children's input documents
-        self.settings: dict[str, Any] = {}  # the parent's task list and timeouts, which its children get
+        # The parent's task list, timeouts, tags and task priority, which its children get (and the
+        # priority is the default of the run's own steps, see Decider._schedule).
+        self.settings: dict[str, Any] = {}
         self.stage: dict[str, Any] | None = None  # this run's own `stage` member, when it is a child
 
     def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
@@ -243,7 +245,9 @@ class Children:
         attrs = event["workflowExecutionStartedEventAttributes"]
         self.root = root
         self.settings = {name: attrs[name] for name in ("taskList", "executionStartToCloseTimeout",
-                                                        "taskStartToCloseTimeout") if attrs.get(name)}
+                                                        "taskStartToCloseTimeout", "tagList", "taskPriority",
+                                                        "lambdaRole")  # children run Lambda steps too
+                         if attrs.get(name)}
         doc = wire.load_json(attrs["input"], "the workflow input") if attrs.get("input") else {}
         stage = doc.get("stage") if isinstance(doc, dict) else None
         if not isinstance(stage, dict):
@@ -357,6 +361,9 @@ def resolve(canvas: Step, path: str) -> Step:
             i += 1
             step = step.step
         elif isinstance(step, Stage) and part == "0":
+            step = step.step
+        elif isinstance(step, Repeat) and part == "iter" and i + 1 < len(parts):  # `<path>.iter.<n>`
+            i += 1
             step = step.step
         else:
             raise LookupError(f"no step {part!r} in a {type(step).__name__}")

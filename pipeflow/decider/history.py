@@ -44,7 +44,8 @@ class RunState:
         self.last_event_id = 0
         self.store: str | None = None  # the run's store: its root scoped to <workflowId>/<runKey>
         self.markers = Markers()  # checkpoints and progress (pipeflow.decider._markers)
-        self.plan = Plan(expand_items=self._expand, backoff=self._backoff, observer=self.markers)
+        self.plan = Plan(expand_items=self._expand, backoff=self._backoff, observer=self.markers, owner=self)
+        self.started: dict[str, Any] = {}  # the WorkflowExecutionStarted event's attributes
         self.open: dict[int, Leaf] = {}  # scheduledEventId -> leaf
         self.open_timers: dict[str, Leaf] = {}
         self.cancel_requested = False
@@ -71,14 +72,21 @@ class RunState:
 
         self.children = Children(self)  # child executions: stages and shards
         self._handlers.update(self.children.handlers())
+        from ._lambda import lambda_handlers  # Lambda steps build on this module
+
+        self._handlers.update(lambda_handlers(self))
         from ._control import Control  # control builds on this module
 
         self.control = Control(self)  # cancel requests and signals; watches events beside the handlers
+        from ._repeat import continue_failed  # repeats build on this module
+
+        self._handlers["ContinueAsNewWorkflowExecutionFailed"] = lambda event: continue_failed(self, event)
 
     def apply(self, events: list[dict[str, Any]]) -> None:
         """Apply the events newer than the last one applied."""
         handlers = self._handlers
         watchers = self.control.watchers
+        plan = self.plan
         last = self.last_event_id
         for event in events:
             event_id = event["eventId"]
@@ -86,7 +94,7 @@ class RunState:
                 continue
             if event_id != last + 1:
                 raise ValueError(f"history gap: event {event_id} after {last}")
-            last = event_id
+            last = plan.event_id = event_id
             kind = event["eventType"]
             handler = handlers.get(kind)
             watcher = watchers.get(kind)
@@ -140,7 +148,8 @@ class RunState:
     # -- event handlers -------------------------------------------------------------------
 
     def _started(self, event: dict[str, Any]) -> None:
-        text = event["workflowExecutionStartedEventAttributes"].get("input")
+        self.started = event["workflowExecutionStartedEventAttributes"]
+        text = self.started.get("input")
         try:
             envelope, root = wire.decode_workflow_input(text)
         except (ValueError, KeyError, TypeError) as exc:  # started by hand with an input not made by pipeflow

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..canvas import Chain, Group, Map, Stage, Step, WaitSignal
+from ..canvas import Chain, Group, Map, Repeat, Stage, Step, WaitSignal
 from ..task import Signature, Task
 
 __all__ = ["Leaf", "Plan", "Tree"]
@@ -260,6 +260,9 @@ class Plan:
     observer: Any = None  # told when steps start and settle: pipeflow.decider._markers.Markers
     signals: Any = None  # the run's signal mailbox: pipeflow.decider._control.Mailbox
     resumed: dict[str, Tree] = field(default_factory=dict)  # step path -> result tree checkpointed by an earlier run
+    continued: tuple[int, Tree] | None = None  # (iteration, result) a repeat carries to the run it continues as
+    event_id: int = 0  # the event being applied: a repeat continues as new once the history is long
+    owner: Any = None  # the RunState replaying this plan (pipeflow.decider.history)
 
     def start(self, step: Step, path: str, parent: Node | None, slot: int, value: Tree) -> None:
         """Start a step with its input."""
@@ -285,6 +288,10 @@ class Plan:
             from ._control import WaitSignalNode  # it builds on this module
 
             node = WaitSignalNode(self, path, parent, slot, step)
+        elif isinstance(step, Repeat):
+            from ._repeat import RepeatNode  # it builds on this module
+
+            node = RepeatNode(self, path, parent, slot, step)
         else:  # pragma: no cover - the canvas constructors check this
             raise TypeError(f"unknown step {step!r}")
         node.start(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._execution import Activity, Child, Execution
+from ._lambda import schedule_lambda
 from ._model import service_model
 from ._state import State, seconds
 from ._tasklist import TaskQueue
@@ -120,15 +121,16 @@ def _close(state: State, ex: Execution, t: str, a: dict[str, Any], cid: int, now
 
 
 def _continue_config(state: State, ex: Execution, a: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The new run's settings: those the decision gives, else the workflow type's defaults, as SWF documents.
+
+    Nothing is carried over from the closing run (not its task list, timeouts or tags): a decider
+    that wants them again passes them, as `pf.repeat` does.
+    """
     wtype = {"name": ex.workflow_type["name"], "version": a.get("workflowTypeVersion") or ex.workflow_type["version"]}
-    req: dict[str, Any] = {"workflowId": ex.workflow_id, "workflowType": wtype,
-                           "taskList": a.get("taskList") or {"name": ex.task_list},
-                           "executionStartToCloseTimeout": a.get("executionStartToCloseTimeout") or ex.exec_timeout,
-                           "taskStartToCloseTimeout": a.get("taskStartToCloseTimeout") or ex.task_timeout,
-                           "childPolicy": a.get("childPolicy") or ex.child_policy,
-                           "taskPriority": a.get("taskPriority", ex.priority)}
-    for name in ("input", "tagList", "lambdaRole"):
-        if name in a:
+    req: dict[str, Any] = {"workflowId": ex.workflow_id, "workflowType": wtype}
+    for name in ("input", "tagList", "lambdaRole", "taskList", "executionStartToCloseTimeout",
+                 "taskStartToCloseTimeout", "childPolicy", "taskPriority"):
+        if a.get(name) is not None:
             req[name] = a[name]
     return state.resolve_workflow_config(ex.domain, req)
 
@@ -204,7 +206,7 @@ def _start_timer(state: State, ex: Execution, a: dict[str, Any], cid: int, now: 
         return
     sid = ex.add("TimerStarted", {**a, "decisionTaskCompletedEventId": cid}, now)
     ex.timers[a["timerId"]] = sid
-    state.schedule(now + float(a["startToFireTimeout"]), "timer", ex, (a["timerId"], sid))
+    state.schedule(now + float(a["startToFireTimeout"]) * state.limits.timer_scale, "timer", ex, (a["timerId"], sid))
 
 
 def _cancel_timer(state: State, ex: Execution, a: dict[str, Any], cid: int, now: float, deferred: list[Any]) -> None:
@@ -291,12 +293,6 @@ def _deferred_external(state: State, ex: Execution, item: Any, now: float, kind:
         state.settle(target, now)
 
 
-def _lambda(state: State, ex: Execution, a: dict[str, Any], cid: int, now: float, deferred: list[Any]) -> None:
-    ex.add("ScheduleLambdaFunctionFailed", {"id": a["id"], "name": a["name"],
-                                            "cause": "LAMBDA_SERVICE_NOT_AVAILABLE_IN_REGION",
-                                            "decisionTaskCompletedEventId": cid}, now)
-
-
 _APPLY: dict[str, Any] = {
     "ScheduleActivityTask": _schedule_activity,
     "RequestCancelActivityTask": _cancel_activity,
@@ -307,7 +303,7 @@ _APPLY: dict[str, Any] = {
     "SignalExternalWorkflowExecution": lambda s, ex, a, cid, now, dfr: _external(s, ex, a, cid, now, dfr, "signal"),
     "RequestCancelExternalWorkflowExecution":
         lambda s, ex, a, cid, now, dfr: _external(s, ex, a, cid, now, dfr, "cancel"),
-    "ScheduleLambdaFunction": _lambda,
+    "ScheduleLambdaFunction": schedule_lambda,  # a stand-in task for a local worker (see _lambda)
 }
 _DEFERRED: dict[str, Any] = {
     "child": _deferred_child,

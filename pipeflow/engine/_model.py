@@ -37,6 +37,9 @@ class Limits:
     max_open_children: int = 1_000
     max_events: int = 25_000
     max_page_size: int = 1_000
+    # Not SWF's: a factor on every timer's startToFireTimeout (retry back-off, waits between
+    # iterations). 0 makes timers fire at once, for tests (`pipeflow.testing`'s fake time).
+    timer_scale: float = 1.0
 
 
 @dataclass

@@ -8,6 +8,7 @@ from . import _queries, _tags
 from ._decisions import complete_decision_task, validate_decisions
 from ._execution import Activity, Execution
 from ._faults import SWFFault
+from ._lambda import is_lambda, lambda_event
 from ._state import State, seconds
 
 __all__ = ["MUTATIONS", "apply", "is_logged"]
@@ -101,7 +102,10 @@ def _poll_activity(state: State, p: dict[str, Any], now: float) -> dict[str, Any
     attrs = {"scheduledEventId": act.scheduled_id}
     if "identity" in p:
         attrs["identity"] = p["identity"]
-    act.started_id = ex.add("ActivityTaskStarted", attrs, now)
+    if is_lambda(act):  # a Lambda function's stand-in: its own event (see _lambda)
+        act.started_id = ex.add(*lambda_event("ActivityTaskStarted", attrs), now)
+    else:
+        act.started_id = ex.add("ActivityTaskStarted", attrs, now)
     act.last_beat = now
     act.token = state.new_token()
     state.tokens[act.token] = act
@@ -197,8 +201,9 @@ def _close_canceled(state: State, p: dict[str, Any], now: float) -> dict[str, An
         act.closed = True
         if act.token is not None:
             state.tokens.pop(act.token, None)
-        ex.add("ActivityTaskCanceled", {"scheduledEventId": act.scheduled_id, "startedEventId": act.started_id,
-                                        "details": p["details"]}, now)
+        if not is_lambda(act):  # SWF cancels no Lambda function: it is left to end unrecorded
+            ex.add("ActivityTaskCanceled", {"scheduledEventId": act.scheduled_id, "startedEventId": act.started_id,
+                                            "details": p["details"]}, now)
     ex.activities.clear()
     completed = [e["eventId"] for e in ex.events if e["eventType"] == "DecisionTaskCompleted"]
     ex.add("WorkflowExecutionCanceled", {"details": p["details"],

@@ -39,14 +39,17 @@ from ._gc import collect, gc, parse_age
 from ._inbox import HolderGone, Inbox, InboxReader, post
 from ._old_run import OldRun, check_resumable, read_run, run_root
 from ._progress import ProgressLine, StepCounts, new_events
+from ._rerun import StepCall, prepare_rerun
 from ._resume import definition_for, resume, resume_file, resume_swf
 from ._serve import serve_decider, serve_worker
-from ._service import Holder, Service, held, hold, release
+from ._service import Holder, Service, held, hold, hold_memory, release
 from ._swf import check_registration, run_here, run_swf
+from ._tags import MAX_TAGS, run_options, tag_filter, tag_list, tags_of
 
 __all__ = [
     "DEFAULT",
     "DOMAIN",
+    "MAX_TAGS",
     "PAYLOADS",
     "READS",
     "STATE_DB",
@@ -61,6 +64,7 @@ __all__ = [
     "RunOutcome",
     "Service",
     "StepCounts",
+    "StepCall",
     "adopt",
     "cancel",
     "check_registration",
@@ -75,11 +79,13 @@ __all__ = [
     "gc",
     "held",
     "hold",
+    "hold_memory",
     "interrupted_run",
     "new_events",
     "own_task_list",
     "parse_age",
     "post",
+    "prepare_rerun",
     "read_run",
     "register",
     "register_types",
@@ -92,6 +98,7 @@ __all__ = [
     "run_embedded",
     "run_file",
     "run_here",
+    "run_options",
     "run_root",
     "run_swf",
     "serve_decider",
@@ -100,6 +107,9 @@ __all__ = [
     "signal",
     "start",
     "start_execution",
+    "tag_filter",
+    "tag_list",
+    "tags_of",
     "task_lists",
     "wait",
     "wait_closed",

@@ -47,6 +47,10 @@ def find_run(swf: Any, domain: str, run: str | dict[str, str]) -> dict[str, str]
         if run in (info["execution"]["runId"], info["execution"]["workflowId"]):
             return dict(info["execution"])
     closed = _closed_run(swf, domain, run)
+    if closed is not None and closed.get("closeStatus") == "CONTINUED_AS_NEW":  # a repeat: its run now, if open
+        for info in _open_executions(swf, domain, executionFilter={"workflowId": closed["execution"]["workflowId"]}):
+            if info["execution"]["workflowId"] == closed["execution"]["workflowId"]:
+                return dict(info["execution"])
     if closed is not None:
         execution = closed["execution"]
         raise EngineError(f"run {execution['runId']} (workflow {execution['workflowId']}) has already closed "

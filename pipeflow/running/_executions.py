@@ -32,11 +32,13 @@ def register(swf: Any, domain: str, definition: Any) -> None:
     register_types(swf, domain, definition)
 
 
-def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | None) -> tuple[str, str]:
-    """Start one execution of the pipeline; returns (workflow id, run id)."""
+def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | None, tags: Any = None,
+          priority: int | None = None, lambda_role: str | None = None) -> tuple[str, str]:
+    """Start one execution of the pipeline; returns (workflow id, run id). `tags`, `priority`: see `run_options`."""
 
     workflow_id = f"{definition.name[:243]}-{uuid.uuid4().hex[:12]}"  # SWF: at most 256 characters
-    run_id = start_execution(swf, domain, definition, workflow_id, input, store=store)
+    run_id = start_execution(swf, domain, definition, workflow_id, input, store=store, tags=tags, priority=priority,
+                             lambda_role=lambda_role)
     return workflow_id, run_id
 
 
@@ -44,15 +46,30 @@ def wait(
     swf: Any, domain: str, workflow_id: str, run_id: str, store: str | None, *, check: Any = None,
     max_delay: float = 0.05,
 ) -> Any:
-    """Wait for an execution to close; return its decoded result or raise its failure."""
+    """Wait for an execution to close; return its decoded result or raise its failure.
+
+    A run that continues as new (`pf.repeat`) is followed to the run that closes otherwise.
+    """
+    return wait_final(swf, domain, workflow_id, run_id, store, check=check, max_delay=max_delay)[1]
+
+
+def wait_final(
+    swf: Any, domain: str, workflow_id: str, run_id: str, store: str | None, *, check: Any = None,
+    max_delay: float = 0.05,
+) -> tuple[str, Any]:
+    """`wait`, giving also the id of the run that closed: the last of a repeat's runs (continued as new)."""
     from .. import wire
 
-    execution = {"workflowId": workflow_id, "runId": run_id}
-    wait_closed(swf, domain, execution, check=check, max_delay=max_delay)
-    page = swf.get_workflow_execution_history(
-        domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
-    )
-    return wire.decode_close_event(page["events"][0], run_id=run_id, store=store, workflow_id=workflow_id)
+    while True:
+        execution = {"workflowId": workflow_id, "runId": run_id}
+        wait_closed(swf, domain, execution, check=check, max_delay=max_delay)
+        page = swf.get_workflow_execution_history(
+            domain=domain, execution=execution, reverseOrder=True, maximumPageSize=1
+        )
+        event = page["events"][0]
+        if event["eventType"] != "WorkflowExecutionContinuedAsNew":
+            return run_id, wire.decode_close_event(event, run_id=run_id, store=store, workflow_id=workflow_id)
+        run_id = event["workflowExecutionContinuedAsNewEventAttributes"]["newExecutionRunId"]
 
 
 def wait_closed(
@@ -116,9 +133,14 @@ def _exists(swf: Any, call: Any, **params: Any) -> None:
             raise
 
 
+def register_domain(swf: Any, domain: str) -> None:
+    """Register the domain if new (a day's retention: the embedded engine's and pipeflow's default)."""
+    _exists(swf, swf.register_domain, name=domain, workflowExecutionRetentionPeriodInDays="1")
+
+
 def register_types(swf: Any, domain: str, pipeline: Pipeline) -> None:
     """Register the domain (if new), the workflow type and every activity type; idempotent."""
-    _exists(swf, swf.register_domain, name=domain, workflowExecutionRetentionPeriodInDays="1")
+    register_domain(swf, domain)
     _exists(
         swf, swf.register_workflow_type, domain=domain, name=pipeline.name, version=pipeline.version,
         defaultTaskList={"name": pipeline.task_list}, defaultChildPolicy="TERMINATE",
@@ -137,11 +159,14 @@ def register_types(swf: Any, domain: str, pipeline: Pipeline) -> None:
 
 
 def start_execution(
-    swf: Any, domain: str, pipeline: Pipeline, workflow_id: str, input: Any, store: str | None = None
+    swf: Any, domain: str, pipeline: Pipeline, workflow_id: str, input: Any, store: str | None = None, *,
+    tags: Any = None, priority: int | None = None, lambda_role: str | None = None,
 ) -> str:
     """Start one execution; returns its run id. With a store, its folder gets a manifest first."""
     from ..wire import encode_workflow_input, write_manifest
+    from ._tags import run_options
 
+    options = run_options(tags, priority)  # checked before anything is written
     workflow_type = {"name": pipeline.name, "version": pipeline.version}
     if store is not None:
         write_manifest(store, domain=domain, workflow_id=workflow_id, workflow_type=workflow_type)
@@ -153,7 +178,8 @@ def start_execution(
         input=with_source(encode_workflow_input(input, store, codec=pipeline.input_converter, workflow_id=workflow_id),
                           pipeline),
         executionStartToCloseTimeout=str(pipeline.timeout or DEFAULT_TIMEOUT),
-        taskStartToCloseTimeout=DECISION_TIMEOUT, childPolicy="TERMINATE",
+        taskStartToCloseTimeout=DECISION_TIMEOUT, childPolicy="TERMINATE", **options,
+        **({"lambdaRole": lambda_role} if lambda_role else {}),  # SWF invokes the Lambda steps with it
     )
     return str(response["runId"])
 

@@ -90,8 +90,9 @@ def read_run(swf: Any, domain: str, run: str) -> OldRun:
             except ValueError as exc:
                 raise PipelineError(f"run {run} was not started by pipeflow (its input is not a pipeflow input "
                                     f"document: {exc}); it cannot be resumed") from None
-            settings = {k: attrs[k] for k in ("taskList", "executionStartToCloseTimeout",
-                                              "taskStartToCloseTimeout", "childPolicy") if attrs.get(k)}
+            # tagList and taskPriority too: a resumed run keeps the tags and priority of the run it resumes
+            settings = {k: attrs[k] for k in ("taskList", "executionStartToCloseTimeout", "taskStartToCloseTimeout",
+                                              "childPolicy", "tagList", "taskPriority") if attrs.get(k)}
             old = OldRun(execution, dict(attrs.get("workflowType") or info["workflowType"]), str(status), doc, settings)
         elif old is None:
             continue

@@ -46,15 +46,15 @@ class StepCounts:
         kind = event["eventType"]
         if kind == "MarkerRecorded":
             self._marker(event.get("markerRecordedEventAttributes") or {})
-        elif kind == "ActivityTaskScheduled":
+        elif kind in ("ActivityTaskScheduled", "LambdaFunctionScheduled"):  # a Lambda step counts as a step
             self.scheduled += 1
-        elif kind == "ActivityTaskStarted":
+        elif kind in ("ActivityTaskStarted", "LambdaFunctionStarted"):
             self.started += 1
         elif kind in _CLOSED:
             attributes = event.get(_CLOSED[kind], {})
             if attributes.get("startedEventId"):
                 self.closed_after_start += 1
-            if kind == "ActivityTaskCompleted":
+            if kind in ("ActivityTaskCompleted", "LambdaFunctionCompleted"):
                 self.done += 1
             else:
                 self.failed += 1
@@ -82,6 +82,9 @@ _CLOSED = {
     "ActivityTaskFailed": "activityTaskFailedEventAttributes",
     "ActivityTaskTimedOut": "activityTaskTimedOutEventAttributes",
     "ActivityTaskCanceled": "activityTaskCanceledEventAttributes",
+    "LambdaFunctionCompleted": "lambdaFunctionCompletedEventAttributes",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventAttributes",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventAttributes",
 }
 
 

@@ -54,6 +54,9 @@ def resume(
             f"v{definition.version}: give the pipeline file (and :ATTR) it was started from"
         )
     check_resumable(old, run, from_step)
+    if old.status == "CONTINUED_AS_NEW":  # a repeat's earlier run: its later runs carry on from it
+        raise PipelineError(f"run {run} continued as new (pf.repeat): resume its workflow id "
+                            f"{old.execution['workflowId']}, whose latest run is the one to resume")
     checkpoints = select_checkpoints(old, from_step, definition)
     root = run_root(old, store)
     workflow_id = f"{wtype['name'][:243]}-{uuid.uuid4().hex[:12]}"  # as `pipeflow run` names them

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._errors import EngineError
 from ._embedded import _Loop
-from ._executions import DOMAIN, task_lists
+from ._executions import DOMAIN, register_domain, task_lists
 
 log = logging.getLogger("pipeflow.client")
 
@@ -161,9 +161,12 @@ class Service:
 
 
 class Holder:
-    """The embedded engine of one state directory, held by this process for the Clients that use it."""
+    """The embedded engine of one state directory, held by this process for the Clients that use it.
 
-    def __init__(self, db: Path, engine: Any, store: str | None = None) -> None:
+    `db` None: an engine in memory, of one Client's own (`hold_memory`): no inbox, nothing shared.
+    """
+
+    def __init__(self, db: Path | None, engine: Any, store: str | None = None) -> None:
         from ._inbox import Inbox
 
         self.db = db
@@ -172,15 +175,19 @@ class Holder:
         # holder (a new kernel after this one was killed) never works them unasked.
         self.session = uuid.uuid4().hex[:12]
         self.swf = engine.client()
+        # The domain exists from the start: a new state lists no runs rather than an unknown domain.
+        register_domain(self.swf, DOMAIN)
         self.service = Service(self.swf, DOMAIN, processes=None, store=store)
         self.users = 0
         self._stop = threading.Event()
-        self._inbox = Inbox(db.parent / "control", self.swf, DOMAIN)
+        self._inbox = Inbox(db.parent / "control", self.swf, DOMAIN) if db is not None else None
         self._thread = threading.Thread(target=self._serve_inbox, name="pipeflow-inbox", daemon=True)
-        self._thread.start()
+        if self._inbox is not None:
+            self._thread.start()
 
     def _serve_inbox(self) -> None:
         """`pipeflow cancel/signal` and the inspection commands of other processes, answered here."""
+        assert self._inbox is not None
         while not self._stop.wait(INBOX_EVERY):
             try:
                 self._inbox.serve()
@@ -190,7 +197,8 @@ class Holder:
     def close(self) -> None:
         """Stop serving the inbox, stop the deciders and workers, close the engine (the state is free)."""
         self._stop.set()
-        self._thread.join(timeout=10)  # a request in hand is answered first
+        if self._inbox is not None:
+            self._thread.join(timeout=10)  # a request in hand is answered first
         self.service.stop()
         self.service.join_workers()  # their hand-backs reach the engine: a later holder reschedules them at once
         self.engine.close()  # wakes the long polls, so the loops see their stop
@@ -225,13 +233,26 @@ def hold(db: Path, store: str | None = None) -> Holder | None:
         return holder
 
 
+def hold_memory(store: str | None = None, *, timer_scale: float = 1.0) -> Holder:
+    """A new holder of an embedded engine in memory, for one Client (tests, throwaway work).
+
+    `timer_scale` multiplies every timer (retry back-off, pauses): 0 makes them fire at once.
+    """
+    from ..engine import Engine, Limits
+
+    holder = Holder(None, Engine(limits=Limits(timer_scale=timer_scale)), store)
+    holder.users = 1
+    return holder
+
+
 def release(holder: Holder) -> None:
     """One Client fewer uses the holder; the last one closes it."""
     with _holders_lock:
         holder.users -= 1
         if holder.users > 0:
             return
-        _holders.pop(holder.db, None)
+        if holder.db is not None:
+            _holders.pop(holder.db, None)
     holder.close()
 def held(db: Path) -> bool:
     """True while another process holds the engine's database (its exclusive lock); asks without waiting."""

@@ -18,6 +18,7 @@ from .._errors import PipelineError
 from ..endpoint import service_errors
 from ._embedded import RunOutcome, _definition, _Embedded, _Loop
 from ._executions import _progress, register, start, task_lists, wait
+from ._lambda import check_lambda_role
 
 WAIT_MAX_DELAY = 1.0  # seconds between DescribeWorkflowExecution calls: SWF throttles chatty clients
 
@@ -33,15 +34,27 @@ def run_swf(
     workers: int | None,
     local_workers: bool = True,
     progress: bool = False,
+    tags: Any = None,
+    priority: int | None = None,
+    lambda_role: str | None = None,
 ) -> RunOutcome:
-    """Register, start, decide (and work) one execution on an SWF endpoint; return its RunOutcome."""
-    from ..endpoint import swf_client
+    """Register, start, decide (and work) one execution on an SWF endpoint; return its RunOutcome.
 
+    `lambda_role` is the IAM role Amazon SWF invokes the Lambda steps with (required there when the
+    pipeline has some; other endpoints run the registered function as a stand-in).
+    """
+    from ..endpoint import swf_client
+    from ._tags import run_options
+
+    run_options(tags, priority)  # a bad tag or priority is refused before anything starts
     definition = _definition(loaded)
     with service_errors(domain):
         swf = swf_client(endpoint_url=endpoint_url, region=region)
+        role = check_lambda_role(swf, definition, lambda_role).get("lambdaRole")
         return run_here(
-            swf, domain, definition, lambda running: (*start(swf, domain, running, input, store=store), store),
+            swf, domain, definition,
+            lambda running: (*start(swf, domain, running, input, store=store, tags=tags, priority=priority,
+                                    lambda_role=role), store),
             store=store, workers=workers, local_workers=local_workers, progress=progress)
 
 

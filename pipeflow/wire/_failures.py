@@ -24,14 +24,19 @@ from ._trees import (
 )
 
 
-# The worker's own frames, which open every task's traceback: left out, the task's own come first.
-_WORKER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "worker") + os.sep
+# The frames that open every task's traceback: the worker's, then `Task.__call__` and the call of
+# its function, class or instance (`_target`). Left out, the task's own come first.
+_PIPEFLOW = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_WORKER = os.path.join(_PIPEFLOW, "worker") + os.sep
+_CALLERS = frozenset(os.path.join(_PIPEFLOW, name) for name in ("task.py", "_target.py"))
 
 
 def _from_the_task(tb: TracebackType | None) -> TracebackType | None:
-    """The traceback from its first frame outside pipeflow's worker (all of it when none is)."""
+    """The traceback from its first frame outside pipeflow's worker and task call (all of it when none is)."""
     first = tb
-    while first is not None and first.tb_frame.f_code.co_filename.startswith(_WORKER):
+    while first is not None and (
+        (name := first.tb_frame.f_code.co_filename).startswith(_WORKER) or name in _CALLERS
+    ):
         first = first.tb_next
     return first or tb
 

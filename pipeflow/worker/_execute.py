@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .._errors import WorkerError
+from ..task import Task
 from ._registry import Registry
 
 __all__ = ["died_failure", "execute", "unknown_type_failure"]
@@ -41,7 +42,8 @@ def execute(task: Any, activity_id: str, data: str, store: str | None) -> list[A
         if hit is not None:
             return ["ok", hit]
     try:
-        value = task.fn(*args, **kwargs)
+        # A Task calls its class (a new instance) or instance (rebuilt) its way; other registries give `fn`.
+        value = task(*args, **kwargs) if isinstance(task, Task) else task.fn(*args, **kwargs)
     except (Exception, SystemExit) as exc:  # the user's task raised: that is its result
         return ["fail", *wire.encode_failure(exc, task=task, activity_id=activity_id, store=store)]
     try:

@@ -1,11 +1,14 @@
 """The worker's allowlist: the tasks of the pipeline files it was started with.
 
 An activity type is looked up here by (name, version) and nowhere else: a name
-found in a history or an input is never imported.
+found in a history or an input is never imported. A task with `lambda_function=`
+is also found under (that name, LAMBDA_VERSION): the activity type the embedded
+engine gives the stand-in task of a ScheduleLambdaFunction decision.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 from collections.abc import Iterable, Mapping
@@ -14,7 +17,12 @@ from typing import Any
 
 from .._errors import WorkerError
 
-__all__ = ["Registry", "TaskRef"]
+__all__ = ["LAMBDA_VERSION", "Registry", "TaskRef"]
+
+# The version the embedded engine gives the stand-in activity task of a Lambda function (its name
+# is the function's name): never a registered type's version, since SWF versions cannot hold ':'.
+# The same constant as pipeflow.engine's (the two packages know nothing of each other; a test pins it).
+LAMBDA_VERSION = ":lambda"
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class TaskRef:
     qualname: str
     file: str | None
     by_path: bool = False  # the module was loaded from its file by the pipeline loader
+    captured: str | None = None  # an instance task's state as its parent captured it (pipeflow._target)
 
     @property
     def importable(self) -> bool:
@@ -47,13 +56,18 @@ class Registry:
         """A registry of the given tasks; two different tasks with one activity type is an error."""
         table: dict[tuple[str, str], Any] = {}
         for task in tasks:
-            key = (task.name, task.version)
-            other = table.setdefault(key, task)
-            if other is not task and getattr(other, "fn", None) is not getattr(task, "fn", None):
-                raise WorkerError(
-                    f"two different tasks share the activity type {key[0]!r} version {key[1]!r}; "
-                    "give one of them another name= or version="
-                )
+            keys = [(task.name, task.version)]
+            if getattr(task, "lambda_function", None):
+                keys.append((task.lambda_function, LAMBDA_VERSION))
+            for key in keys:
+                other = table.setdefault(key, task)
+                if other is not task and getattr(other, "fn", None) is not getattr(task, "fn", None):
+                    what = f"the Lambda function {key[0]!r}" if key[1] == LAMBDA_VERSION else \
+                        f"the activity type {key[0]!r} version {key[1]!r}"
+                    raise WorkerError(
+                        f"two different tasks share {what}; give one of them another name= or version= "
+                        "(or lambda_function=)"
+                    )
         return cls(tasks=table)
 
     @classmethod
@@ -72,7 +86,8 @@ class Registry:
 
     def describe(self) -> str:
         """The registered activity types, for error messages."""
-        return ", ".join(f"{n} (version {v})" for n, v in sorted(self.tasks)) or "none"
+        return ", ".join(f"Lambda function {n} (stand-in)" if v == LAMBDA_VERSION else f"{n} (version {v})"
+                         for n, v in sorted(self.tasks)) or "none"
 
     def refs(self) -> list[TaskRef]:
         """Where each task lives, to rebuild the registry in a new interpreter."""
@@ -81,12 +96,17 @@ class Registry:
         refs = []
         for (name, version), task in sorted(self.tasks.items()):
             fn = getattr(task, "fn", task)
-            module = getattr(fn, "__module__", None) or "__main__"
+            # A class task is found as its class; an instance task as a Task of the module (by name).
+            home = fn if isinstance(fn, type) or hasattr(fn, "__qualname__") else type(fn)
+            module = getattr(home, "__module__", None) or "__main__"
             # The defining module, even when another module took its name in sys.modules.
-            defining = getattr(fn, "__globals__", {})
+            defining = getattr(fn, "__globals__", None)
+            if defining is None:
+                defining = vars(sys.modules[module]) if module in sys.modules else {}
             file = defining.get("__file__")
             by_path = loaded_from(defining) is not None
-            refs.append(TaskRef(name, version, module, fn.__qualname__, file, by_path))
+            refs.append(TaskRef(name, version, module, home.__qualname__, file, by_path,
+                                getattr(task, "captured", None)))
         return refs
 
     @property
@@ -106,15 +126,25 @@ class Registry:
             for part in ref.qualname.split("."):
                 obj = getattr(obj, part, None)
             if not isinstance(obj, Task):
-                # The module kept the plain function and bound the task to another name.
+                # The module kept the plain function and bound the task to another name, or the
+                # task is an instance's (found by its activity type, or its Lambda function).
                 obj = next(
-                    (v for v in vars(module).values() if isinstance(v, Task) and getattr(v, "fn", None) is obj),
+                    (v for v in vars(module).values() if isinstance(v, Task) and (
+                        getattr(v, "fn", None) is obj or _answers(v, ref))),
                     None,
                 )
             if obj is None:
                 raise WorkerError(f"task {ref.name!r} is not found at {ref.module}.{ref.qualname} in the worker process")
+            if ref.captured is not None and obj.captured != ref.captured:
+                obj = dataclasses.replace(obj, captured=ref.captured)  # the state the parent captured, not a re-run's
             table[(ref.name, ref.version)] = obj
         return cls(tasks=table)
+
+
+def _answers(task: Any, ref: TaskRef) -> bool:
+    if ref.version == LAMBDA_VERSION:
+        return bool(task.lambda_function == ref.name)
+    return bool(task.name == ref.name and task.version == ref.version)
 
 
 def _module(ref: TaskRef) -> Any:

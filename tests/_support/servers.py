@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+from pipeflow.testing import read_url
 
 HERE = Path(__file__).parent
 # What `pipeflow server` (and moto) are started with; clients in the tests sign with the same.
@@ -129,7 +130,7 @@ def pipeflow_server_process(
     )
     drain: threading.Thread | None = None
     try:
-        url, drain, lines = _read_url(proc, timeout)
+        url, drain, lines = read_url(proc, timeout)
         if banner is not None:
             banner.extend(lines)
         yield url, proc
@@ -145,31 +146,3 @@ def pipeflow_server_process(
             drain.join(timeout=10)  # it ends at EOF, now that the server is gone
         if proc.stderr is not None:
             proc.stderr.close()
-
-
-def _read_url(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, threading.Thread, list[str]]:
-    """Wait for "... listening on http://HOST:PORT", then drain stderr in a thread; also the lines so far."""
-    assert proc.stderr is not None
-    stderr = proc.stderr
-    found: list[str] = []
-    lines: list[bytes] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for raw in stderr:
-            if not found:
-                lines.append(raw)
-                match = re.search(rb"listening on (http://\S+)", raw)
-                if match:
-                    found.append(match.group(1).decode())
-                    ready.set()
-        ready.set()
-
-    drain = threading.Thread(target=read, name="pipeflow-server-stderr", daemon=True)
-    drain.start()
-    if not ready.wait(timeout) or not found:
-        proc.kill()
-        drain.join(timeout=10)
-        output = b"".join(lines).decode(errors="replace")
-        raise RuntimeError(f"pipeflow server did not start (exit code {proc.wait()}):\n{output}")
-    return found[0], drain, [line.decode(errors="replace").rstrip("\n") for line in lines]

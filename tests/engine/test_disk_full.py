@@ -13,7 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests._support.servers import TEST_CREDENTIALS, _read_url, pipeflow_server
+from pipeflow.testing import read_url
+from tests._support.servers import TEST_CREDENTIALS, pipeflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ def test_disk_full_refusals_leave_no_trace(tmp_path: Path) -> None:
     acknowledged: list[str] = []
     refused: list[str] = []
     try:
-        url, _drain, _lines = _read_url(proc, 30.0)
+        url, _drain, _lines = read_url(proc, 30.0)
         swf = _swf(url)
         swf.register_domain(name="d", workflowExecutionRetentionPeriodInDays="1")
         swf.register_workflow_type(domain="d", name="w", version="1", defaultTaskList={"name": "t"},

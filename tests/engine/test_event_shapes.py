@@ -43,7 +43,8 @@ def _scenario() -> Driver:
         decision("SignalExternalWorkflowExecution", workflowId="ghost", signalName="s"),
         decision("RequestCancelExternalWorkflowExecution", workflowId="other"),
         decision("RequestCancelExternalWorkflowExecution", workflowId="ghost"),
-        decision("ScheduleLambdaFunction", id="l", name="fn"),
+        decision("ScheduleLambdaFunction", id="l", name="fn", input="{}"),
+        decision("ScheduleLambdaFunction", id="a2", name="fn"),  # an id in use: ScheduleLambdaFunctionFailed
     )
     tokens = [d("PollForActivityTask", domain="d", taskList={"name": "at"}, identity="w")["taskToken"] for _ in range(3)]
     d("RecordActivityTaskHeartbeat", taskToken=tokens[0], details="hb")
@@ -92,6 +93,6 @@ def test_every_event_matches_the_model() -> None:
         "SignalExternalWorkflowExecutionFailed", "RequestCancelExternalWorkflowExecutionInitiated",
         "ExternalWorkflowExecutionCancelRequested", "RequestCancelExternalWorkflowExecutionFailed",
         "ScheduleActivityTaskFailed", "CancelTimerFailed", "RequestCancelActivityTaskFailed",
-        "ScheduleLambdaFunctionFailed",
+        "ScheduleLambdaFunctionFailed", "LambdaFunctionScheduled",
     }
     assert must <= seen, must - seen
