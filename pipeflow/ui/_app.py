@@ -35,6 +35,7 @@ from ._text import duration, when
 log = logging.getLogger("pipeflow.ui")
 HERE = Path(__file__).resolve().parent
 LIVE_EVERY = 2.0  # seconds between refreshes of a page showing an open run
+PENDING_EVERY = 0.3  # ... of a runs page whose closed runs' progress its first refresh reads
 MAX_BODY = 64 * 1024  # bytes of a POSTed form: a signal's input fits SWF's 32 KB; more is refused (413)
 
 
@@ -106,10 +107,14 @@ def create_app(source: Source, guard: Guard) -> Flask:
             every = source.runs()
             kept = choose(every, filters)
             shown, page, pages = page_of(kept, filters.page)
-            source.add_progress(shown)
+            # A page's first serving leaves closed runs' progress not read yet to its first refresh,
+            # which comes sooner than the usual one.
+            pending = source.add_progress(shown, closed=request.headers.get("X-Live") == "1")
         return render_template("runs.html", rows=shown, filters=filters, page=page, pages=pages, total=len(kept),
                                count=len(every), statuses=STATUSES, pipelines=sorted({r.pipeline for r in every}),
-                               live=any(r.open for r in shown) or (page == 1 and not filters.status), source=source)
+                               live=pending or any(r.open for r in shown) or (page == 1 and not filters.status),
+                               live_every=int(PENDING_EVERY * 1000) if pending else int(LIVE_EVERY * 1000),
+                               source=source)
 
     def _run() -> RunData:
         ident = request.values.get("run") or request.values.get("id")

@@ -43,6 +43,7 @@ class RunRow:
     parent: dict[str, str] | None = None
     cancel_requested: bool = False
     progress: tuple[int, int] | None = None
+    progress_pending: bool = False  # a closed run's progress, read by the page's first refresh
 
     @property
     def open(self) -> bool:
@@ -160,16 +161,26 @@ class Source:
         self._listed = (time.monotonic(), rows)
         return [replace(row) for row in rows]
 
-    def add_progress(self, rows: list[RunRow]) -> None:
-        """Fill each row's progress (done, total) from its history: the last progress marker, the steps closed."""
+    def add_progress(self, rows: list[RunRow], *, closed: bool = True) -> bool:
+        """Fill each row's progress (done, total) from its history: the last progress marker, the steps closed.
+
+        A closed run's progress is read once and kept. `closed=False` leaves those not read yet
+        for later (the page's first refresh, which comes at once, reads them): a page is served
+        without waiting on the histories of the runs it lists, however long they are, and its
+        styles and script load while nothing else runs. True when some were left.
+        """
+        left = False
         with self.reader() as reader:
             for row in rows:
                 if not row.open and row.run_id in self._progress:
                     row.progress = self._progress[row.run_id]
-                    continue
-                row.progress = progress_of(reader.events(row.execution))
-                if not row.open and len(self._progress) < CACHED_PROGRESS:
-                    self._progress[row.run_id] = row.progress
+                elif row.open or closed:
+                    row.progress = progress_of(reader.events(row.execution))
+                    if not row.open and len(self._progress) < CACHED_PROGRESS:
+                        self._progress[row.run_id] = row.progress
+                else:
+                    row.progress_pending = left = True
+        return left
 
     def run(self, run: str, workflow_id: str | None = None) -> RunData:
         """A run by its ids (both: one describe call), or by a run id or workflow id alone (a search)."""

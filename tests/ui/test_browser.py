@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, Site
+from .conftest import ARTIFACTS, Site, start_ui, stop
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api")
@@ -128,3 +128,16 @@ def test_a_bad_id_is_a_404_page(site: Site, page: Any) -> None:
     assert response is not None and response.status == 404
     assert "Not found" in page.inner_text("h1")
     shot(page, "not-found.png", full_page=False)
+
+
+def test_closed_runs_progress_fills_in_without_a_reload(site: Site, page: Any) -> None:
+    proc, url = start_ui(site.folder)  # a console of its own: nothing read or kept yet
+    try:
+        page.goto(url + "/runs")
+        page.evaluate("window.notReloaded = true")
+        row = page.locator(f'tr.run-row[data-workflow-id="{site.runs["etl"].workflow_id}"]')
+        row.locator("meter").wait_for(timeout=15_000)
+        assert "4/4" in row.inner_text()
+        assert page.evaluate("window.notReloaded") is True
+    finally:
+        stop(proc)

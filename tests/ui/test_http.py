@@ -141,3 +141,25 @@ def test_a_missing_extra_says_how_to_install_it(tmp_path: Any) -> None:
             "main(['ui', '--no-open'])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 1 and "pip install 'pipeflow[ui]'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_closed_runs_progress_is_read_after_the_page_and_shows_at_the_next_refresh(site: Site) -> None:
+    proc, url = start_ui(site.folder)  # a console of its own: nothing read or kept yet
+    try:
+        code, body, _ = get(url + "/runs")
+        assert code == 200
+        etl_row = _row_of(body, site.runs["etl"].workflow_id)
+        assert 'class="note pending"' in etl_row and "<meter" not in etl_row  # not waited for
+        assert 'data-live="1"' in body and 'data-live-every="300"' in body  # the next refresh comes soon
+        refreshed = _row_of(get(url + "/runs", headers={"X-Live": "1"})[1], site.runs["etl"].workflow_id)
+        assert 'value="4"></meter> 4/4' in refreshed  # extract, clean, stats, report: read by the refresh
+        again = _row_of(get(url + "/runs")[1], site.runs["etl"].workflow_id)
+        assert 'value="4"></meter> 4/4' in again  # and kept: a closed run never changes
+    finally:
+        stop(proc)
+
+
+def _row_of(body: str, workflow_id: str) -> str:
+    found = re.search(rf'<tr class="run-row"[^>]*data-workflow-id="{re.escape(workflow_id)}".*?</tr>', body, re.S)
+    assert found, f"no row for {workflow_id}"
+    return found.group(0)

@@ -77,7 +77,17 @@
       if (other && other.innerHTML !== part.innerHTML) part.innerHTML = other.innerHTML;
     }
     document.body.dataset.live = fresh.body.dataset.live;
+    document.body.dataset.liveEvery = fresh.body.dataset.liveEvery;
     document.body.dataset.refreshed = String(Date.now());
+  }
+
+  // The next refresh after the page's own interval, which a refresh may change (sooner while a
+  // runs page's progress is being read).
+  function scheduleRefresh() {
+    const every = parseInt(document.body.dataset.liveEvery || "2000", 10);
+    setTimeout(function () {
+      refresh().catch(function () {}).finally(scheduleRefresh);
+    }, every);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -90,7 +100,6 @@
       const f = event.target.closest && event.target.closest(".lazy button.fetch");
       if (f) fetchValue(f);
     });
-    const every = parseInt(document.body.dataset.liveEvery || "2000", 10);
-    setInterval(refresh, every);
+    scheduleRefresh();
   });
 })();
