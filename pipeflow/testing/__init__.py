@@ -22,7 +22,7 @@ from ._plugin import (
     pipeflow_run,
     pipeflow_server,
 )
-from ._server import Server, read_url, start_server
+from ._server import Server, read_url, start_server, stop_server
 
 __all__ = [
     "Outcome",
@@ -35,4 +35,5 @@ __all__ = [
     "read_url",
     "start_server",
     "step_rows",
+    "stop_server",
 ]

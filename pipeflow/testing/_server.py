@@ -60,17 +60,22 @@ def start_server(*options: str, env: Mapping[str, str] | None = None,
         url, drain, _lines = read_url(proc, timeout)
         yield Server(url, credentials, proc)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if drain is not None:
-            drain.join(timeout=10)  # it ends at EOF, now that the server is gone
-        if proc.stderr is not None:
-            proc.stderr.close()
+        stop_server(proc, drain)
+
+
+def stop_server(proc: subprocess.Popen[bytes], drain: threading.Thread | None = None) -> None:
+    """Stop a server started with its stderr drained by `read_url`: SIGTERM, SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if drain is not None:
+        drain.join(timeout=10)  # it ends at EOF, now that the server is gone
+    if proc.stderr is not None:
+        proc.stderr.close()
 
 
 def read_url(proc: subprocess.Popen[bytes], timeout: float) -> tuple[str, threading.Thread, list[str]]:

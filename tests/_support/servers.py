@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeflow.testing import read_url
+from pipeflow.testing import read_url, stop_server
 
 HERE = Path(__file__).parent
 # What `pipeflow server` (and moto) are started with; clients in the tests sign with the same.
@@ -135,14 +135,4 @@ def pipeflow_server_process(
             banner.extend(lines)
         yield url, proc
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if drain is not None:
-            drain.join(timeout=10)  # it ends at EOF, now that the server is gone
-        if proc.stderr is not None:
-            proc.stderr.close()
+        stop_server(proc, drain)
