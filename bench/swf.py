@@ -313,11 +313,11 @@ def main() -> None:
     parser.add_argument("--pollers", type=int, default=1,
                         help="polls each pipeflow worker and the decider keep open at once (`--pollers`)")
     args = parser.parse_args()
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
-    from tests._support.servers import moto_server, pipeflow_server
+    from tests._support.servers import TEST_CREDENTIALS, moto_server, pipeflow_server
+
+    os.environ.update(TEST_CREDENTIALS)  # what the servers accept (pipeflow server verifies SigV4)
 
     servers: list[tuple[str, Callable[[], AbstractContextManager[str]]]] = []
     if not args.skip_moto:
