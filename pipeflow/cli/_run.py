@@ -183,7 +183,7 @@ def run(
     if no_wait:
         assert domain is not None
         _submit(target, value, domain=domain, region=region, endpoint_url=endpoint_url, store=store_uri,
-                as_json=as_json, tags=tag_list, priority=priority)
+                as_json=as_json, tags=tag_list, priority=priority, lambda_role=lambda_role)
         return
     if backend == "swf":
         from ..running import run_swf
@@ -205,13 +205,14 @@ def run(
 
 
 def _submit(target: str, value: Any, *, domain: str, region: str | None, endpoint_url: str | None,
-            store: str | None, as_json: bool, tags: list[str] | None = None, priority: int | None = None) -> None:
+            store: str | None, as_json: bool, tags: list[str] | None = None, priority: int | None = None,
+            lambda_role: str | None = None) -> None:
     """`run --no-wait`: register the types, start the run, print its run id (or `--json` its document)."""
     from ..client import Client
 
     client = Client.swf(domain, region=region, endpoint_url=endpoint_url, store=store)
     try:
-        started = client.submit(target, value, tags=tags, priority=priority)
+        started = client.submit(target, value, tags=tags, priority=priority, lambda_role=lambda_role)
     finally:
         client.close()
     echo_started(started, domain, as_json)

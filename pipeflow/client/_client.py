@@ -212,18 +212,20 @@ class Client:
     # -- runs ----------------------------------------------------------------------------------
 
     def submit(self, pipeline: Any, input: Any = None, *, store: str | None = DEFAULT, tags: Any = None,
-               priority: int | None = None) -> Run:
+               priority: int | None = None, lambda_role: str | None = None) -> Run:
         """Start a run of `pipeline` (a Pipeline, a canvas, a task, or "file.py[:attr]") and return at once.
 
-        `tags={"team": "data"}` (at most 5, its stages get them too); `priority`: of its steps that set none.
+        `tags={"team": "data"}` (at most 5, its stages get them too); `priority`: of its steps that set none;
+        `lambda_role`: the IAM role Amazon SWF invokes its Lambda steps with (required there when it has some).
         """
-        from ..running import check_registration, register, run_options, start
+        from ..running import check_lambda_role, check_registration, register, run_options, start
 
         run_options(tags, priority)  # a bad tag or priority is refused before anything is registered
         definition = _definition(pipeline)
         store = self.store if store is DEFAULT else store
         with self._errors():
             swf = self._swf(write=True)
+            check_lambda_role(swf, definition, lambda_role)  # ... and Lambda steps without a role on Amazon SWF
             if self._holder is not None:  # on this session's own task lists
                 definition = self._session(definition)
             register(swf, self.domain, definition)
@@ -233,7 +235,8 @@ class Client:
             if service is not None:
                 _check_store(service, store)
                 service.serve(definition)
-            workflow_id, run_id = start(swf, self.domain, definition, input, store=store, tags=tags, priority=priority)
+            workflow_id, run_id = start(swf, self.domain, definition, input, store=store, tags=tags, priority=priority,
+                                        lambda_role=lambda_role)
         found = Run(self, workflow_id, run_id)
         found._root = store  # this process chose it: its values are read from it
         return found

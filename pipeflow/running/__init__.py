@@ -36,6 +36,7 @@ from ._executions import (
     with_source,
 )
 from ._gc import collect, gc, parse_age
+from ._lambda import check_lambda_role
 from ._inbox import HolderGone, Inbox, InboxReader, post
 from ._old_run import OldRun, check_resumable, read_run, run_root
 from ._progress import ProgressLine, StepCounts, new_events
@@ -67,6 +68,7 @@ __all__ = [
     "StepCall",
     "adopt",
     "cancel",
+    "check_lambda_role",
     "check_registration",
     "check_resumable",
     "close_canceled",

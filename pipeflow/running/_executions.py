@@ -34,8 +34,14 @@ def register(swf: Any, domain: str, definition: Any) -> None:
 
 def start(swf: Any, domain: str, definition: Any, input: Any, *, store: str | None, tags: Any = None,
           priority: int | None = None, lambda_role: str | None = None) -> tuple[str, str]:
-    """Start one execution of the pipeline; returns (workflow id, run id). `tags`, `priority`: see `run_options`."""
+    """Start one execution of the pipeline; returns (workflow id, run id). `tags`, `priority`: see `run_options`.
 
+    `lambda_role`: the IAM role SWF invokes the Lambda steps with; Amazon SWF refuses such steps
+    without one, so a pipeline that has them is refused here first (`check_lambda_role`).
+    """
+    from ._lambda import check_lambda_role
+
+    lambda_role = check_lambda_role(swf, definition, lambda_role).get("lambdaRole")
     workflow_id = f"{definition.name[:243]}-{uuid.uuid4().hex[:12]}"  # SWF: at most 256 characters
     run_id = start_execution(swf, domain, definition, workflow_id, input, store=store, tags=tags, priority=priority,
                              lambda_role=lambda_role)

@@ -90,9 +90,10 @@ def read_run(swf: Any, domain: str, run: str) -> OldRun:
             except ValueError as exc:
                 raise PipelineError(f"run {run} was not started by pipeflow (its input is not a pipeflow input "
                                     f"document: {exc}); it cannot be resumed") from None
-            # tagList and taskPriority too: a resumed run keeps the tags and priority of the run it resumes
+            # tagList, taskPriority and lambdaRole too: a resumed run keeps the tags, priority and Lambda
+            # role of the run it resumes
             settings = {k: attrs[k] for k in ("taskList", "executionStartToCloseTimeout", "taskStartToCloseTimeout",
-                                              "childPolicy", "tagList", "taskPriority") if attrs.get(k)}
+                                              "childPolicy", "tagList", "taskPriority", "lambdaRole") if attrs.get(k)}
             old = OldRun(execution, dict(attrs.get("workflowType") or info["workflowType"]), str(status), doc, settings)
         elif old is None:
             continue

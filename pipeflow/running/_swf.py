@@ -50,7 +50,7 @@ def run_swf(
     definition = _definition(loaded)
     with service_errors(domain):
         swf = swf_client(endpoint_url=endpoint_url, region=region)
-        role = check_lambda_role(swf, definition, lambda_role).get("lambdaRole")
+        role = check_lambda_role(swf, definition, lambda_role).get("lambdaRole")  # before any worker starts
         return run_here(
             swf, domain, definition,
             lambda running: (*start(swf, domain, running, input, store=store, tags=tags, priority=priority,

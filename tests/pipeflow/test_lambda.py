@@ -249,3 +249,37 @@ def test_amazon_swf_needs_a_lambda_role_for_lambda_steps(tmp_path: Path) -> None
     assert done.stderr.strip() == (
         "Error: pipeline pipe.pipeline has Lambda steps (resize), which Amazon SWF invokes with an IAM role: start it "
         "with --lambda-role ARN (or PIPEFLOW_LAMBDA_ROLE), a role SWF may assume that can invoke them")
+
+
+def test_every_way_to_start_on_amazon_refuses_lambda_steps_without_a_role(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ENDPOINT_URL_SWF", "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    client = pf.Client.swf("d", region="us-east-1", store=str(tmp_path))
+    try:  # refused before any call: nothing here can reach Amazon
+        with pytest.raises(pf.PipelineError, match="start it with --lambda-role ARN"):
+            client.submit(add_ten, 1)
+    finally:
+        client.close()
+    (tmp_path / "pipe.py").write_text(
+        "import pipeflow as pf\n\n@pf.task(lambda_function='resize')\ndef resize(x):\n    return x\n\npipeline = resize\n")
+    done = subprocess.run([sys.executable, "-m", "pipeflow", "run", "pipe.py", "--backend", "swf", "--domain", "d",
+                           "--no-wait"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "start it with --lambda-role ARN" in done.stderr
+
+
+def test_the_lambda_role_reaches_the_run_and_its_resumed_run(pipeflow_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    role = "arn:aws:iam::123456789012:role/swf-lambda"
+    client = pf.Client(pipeflow_url, domain=f"lambda-role-{tmp_path.name}"[:200], workers=1, store=str(tmp_path))
+    try:
+        run = client.submit(pf.chain(double, add_ten), 1, lambda_role=role)
+        assert run.result() == 12
+        resumed = client.resume(run.run_id, from_step="1", pipeline=pf.chain(double, add_ten))
+        assert resumed.result() == 12
+        for one in (run, resumed):
+            described = client._swf().describe_workflow_execution(domain=client.domain, execution=one.execution)
+            assert described["executionConfiguration"]["lambdaRole"] == role
+    finally:
+        client.close()
