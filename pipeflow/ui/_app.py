@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from .._errors import EngineError, PipeflowError
 from ..client import attempt_logs, render_logs
 from ..wire import load_json
-from ._details import checkpoints_of, failure_of, history_page, offloaded, preview, raw_value
+from ._details import checkpoints_of, failure_of, history_page, offloaded, preview, raw_value, step_preview
 from ._gantt import gantt
 from ._guard import COOKIE, Guard
 from ._lists import STATUSES, Filters, choose, page_of
@@ -172,6 +172,9 @@ def create_app(source: Source, guard: Guard) -> Flask:
             store = source.store_of(data.events)
         except PipeflowError as exc:
             return Response(f'<p class="error">{Markup.escape(str(exc))}</p>', mimetype="text/html")
+        step = request.args.get("step")  # a task step's value (its last attempt), else the run's
+        if step is not None and len(step) <= 512:
+            return Response(str(step_preview(data.events, step, what, store)), mimetype="text/html")
         return Response(str(preview(data.events, what, store)), mimetype="text/html")
 
     @app.get("/run/logs")

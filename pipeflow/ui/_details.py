@@ -128,6 +128,36 @@ def preview(events: list[dict[str, Any]], what: str, store: str | None) -> Marku
         return Markup(f'<p class="error">Cannot show it here: {escape(str(exc))}</p>')
 
 
+def step_preview(events: list[dict[str, Any]], step: str, what: str, store: str | None) -> Markup:
+    """A task step's input or result (`what`) at its last attempt, decoded as a worker decodes it and drawn.
+
+    The steps of a stage or shard are on its own run's page; a Lambda step's values are in its
+    history events.
+    """
+    scheduled = None
+    for event in events:
+        if event["eventType"] == "ActivityTaskScheduled":
+            activity = str(event["activityTaskScheduledEventAttributes"].get("activityId", ""))
+            if activity.rpartition("#")[0] == step:
+                scheduled = event
+    if scheduled is None:
+        return Markup(f'<p class="empty">No task ran as step {escape(step)} in this run.</p>')
+    try:
+        if what == "input":
+            text = scheduled["activityTaskScheduledEventAttributes"].get("input") or ""
+            args, kwargs, _ = wire.decode_activity_input(text, store)
+            return render_value(args[0] if len(args) == 1 and not kwargs else {"args": args, "kwargs": kwargs})
+        completed = next((e for e in events if e["eventType"] == "ActivityTaskCompleted"
+                          and e["activityTaskCompletedEventAttributes"].get("scheduledEventId") == scheduled["eventId"]),
+                         None)
+        if completed is None:
+            return Markup('<p class="empty">No result: its last attempt has not completed.</p>')
+        result = completed["activityTaskCompletedEventAttributes"].get("result")
+        return render_value(None if result is None else preview_result(result, store, PREVIEW_ROWS))
+    except (PipeflowError, ValueError, KeyError, TypeError) as exc:
+        return Markup(f'<p class="error">Cannot show it here: {escape(str(exc))}</p>')
+
+
 def raw_value(events: list[dict[str, Any]], what: str) -> str | None:
     """The encoded input or result as the history holds it (to tell whether it is offloaded)."""
     if what == "input":

@@ -73,6 +73,11 @@ def test_etl_run_page(site: Site, page: Any) -> None:
     tip.wait_for(state="visible")
     assert "attempt 1" in tip.inner_text() and "queue wait" in tip.inner_text()
     assert "clean_rows" in page.locator("#result").inner_text()
+    extract = page.locator('#tree li.k-task[data-path="0"]')
+    extract.locator("button.fetch", has_text="result").click()
+    extract.locator("table.frame").wait_for()  # the step's DataFrame, its first rows
+    assert "rows shown" in extract.inner_text()
+    shot(page, "run-etl-step-value.png")
     shot(page, "run-etl.png")
     page.click("[data-zoom=in]")
     page.wait_for_function("document.getElementById('timeline').dataset.zoomed === '1'")

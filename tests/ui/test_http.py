@@ -64,6 +64,15 @@ def test_fragments(site: Site) -> None:
     for what in ("input", "result"):
         code, body, _ = get(site.url + "/run/value?" + q(**ids, what=what))
         assert code == 200 and "json" in body
+    # each task step's input and result, as its worker got it and answered (the ETL: extract -> group(clean, stats))
+    code, body, _ = get(site.url + "/run/value?" + q(**ids, what="input", step="0"))
+    assert code == 200 and "&#34;seed&#34;: 7" in body and "&#34;rows&#34;: 1000" in body
+    code, body, _ = get(site.url + "/run/value?" + q(**ids, what="result", step="0"))
+    assert code == 200 and 'class="dataframe frame"' in body and "1000 rows" not in body
+    code, body, _ = get(site.url + "/run/value?" + q(**ids, what="input", step="1.1"))
+    assert code == 200 and 'class="dataframe frame"' in body  # stats got extract's frame
+    code, body, _ = get(site.url + "/run/value?" + q(**ids, what="result", step="9.9"))
+    assert code == 200 and "No task ran as step 9.9" in body
     code, text, _ = get(site.url + "/run/logs?" + q(**site.ids("broken"), step="1"))
     assert code == 200 and "about to fail on 2" in text
     code, body, _ = get(site.url + "/run/history?" + q(**ids))
