@@ -44,3 +44,28 @@ squares = pf.Pipeline(pf.chain(numbers, pf.map(square), pf.stage(pf.chain(total,
                       name="tools.squares")
 # A value offloaded to the store on its way from step 0 to step 1
 big = pf.Pipeline(pf.chain(blob, length), name="tools.big")
+
+
+class Scale:
+    """A class task: a new instance per call (no constructor arguments), then called."""
+
+    def __init__(self) -> None:
+        self.factor = 3
+
+    def __call__(self, x: int) -> int:
+        return x * self.factor
+
+
+class Offset:
+    """An instance task: its state is captured at definition, encoded through converters."""
+
+    def __init__(self, by: int) -> None:
+        self.by = by
+
+    def __call__(self, x: int) -> int:
+        return x + self.by
+
+
+scale = pf.task(Scale, name="tools.scale")
+offset = pf.task(Offset(100), name="tools.offset")
+scaled = pf.chain(numbers, pf.map(scale), total, offset)
