@@ -13,7 +13,7 @@ Each page runs in a process group of its own, ended after the page (so a `... &`
 goes too), with fake AWS credentials and no PIPEFLOW_* variables. A page that mentions `s3://`
 gets a moto server as its S3 (`AWS_ENDPOINT_URL_S3`, bucket `my-bucket` created); a page that
 uses SWF (`--backend swf`, `Client.swf(`, `endpoint_url=`) gets a `pipeflow server` standing in
-for Amazon SWF as `AWS_ENDPOINT_URL_SWF`; both are shared by the pages, which run a few at a time
+for Amazon SWF as `AWS_ENDPOINT_URL_SWF`, its own (moto is shared). The pages run a few at a time
 (they mostly wait on timers and polls). One test per page, so a broken example names its page.
 """
 
@@ -38,7 +38,7 @@ import converters
 import pipeflow
 import pipeflow.cli
 import pipeflow.testing
-from tests._support.servers import TEST_CREDENTIALS
+from tests._support.servers import TEST_CREDENTIALS, pipeflow_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -78,8 +78,20 @@ def _environment(page_text: str, home: Path, s3: str | None, swf: str | None) ->
     return env
 
 
-def _run_page(page: str, folder: Path, s3: str | None, swf: str | None) -> tuple[int | None, str]:
-    """Run the page's examples in `folder`/work; (exit code, None on timeout; what they printed)."""
+def _run_page(page: str, folder: Path, s3: str | None) -> tuple[int | None, str]:
+    """Run the page's examples in `folder`/work; (exit code, None on timeout; what they printed).
+
+    A page that uses SWF gets a `pipeflow server` of its own. Pages name the same domains and
+    pipelines (`--domain analytics`, `etl.py`): on a shared server one page's workers would take
+    another's tasks, and die with their page.
+    """
+    if any(marker in (DOCS / page).read_text(encoding="utf-8") for marker in _SWF):
+        with pipeflow_server() as url:
+            return _run_page_on(page, folder, s3, url)
+    return _run_page_on(page, folder, s3, None)
+
+
+def _run_page_on(page: str, folder: Path, s3: str | None, swf: str | None) -> tuple[int | None, str]:
     work, home = folder / "work", folder / "home"
     work.mkdir(parents=True)
     home.mkdir()
@@ -115,18 +127,16 @@ def page_runs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureR
     selected = [item.callspec.params["page"] for item in request.session.items
                 if getattr(item, "originalname", "") == "test_examples_run" and hasattr(item, "callspec")]
     texts = "".join((DOCS / page).read_text(encoding="utf-8") for page in selected)
-    s3 = swf = None
+    s3 = None
     if "s3://" in texts:
         s3 = request.getfixturevalue("moto_session_url")
         import boto3
 
         boto3.client("s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id="testing",
                      aws_secret_access_key="testing").create_bucket(Bucket="my-bucket")
-    if any(marker in texts for marker in _SWF):
-        swf = request.getfixturevalue("pipeflow_url")
     root = tmp_path_factory.mktemp("pages")
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        yield {page: pool.submit(_run_page, page, root / page.replace("/", "_"), s3, swf)
+        yield {page: pool.submit(_run_page, page, root / page.replace("/", "_"), s3)
                for page in selected}
 
 
