@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -130,10 +131,14 @@ def run(
 ) -> Any:
     """Run a pipeline on the embedded engine in this process and return its result.
 
+    `store`: where large values go (`s3://bucket/prefix` or a directory); by default
+    `PIPEFLOW_STORE`, as for `pf.Client()` and the commands, else ./.pipeflow/payloads.
     `tags` ({"team": "data"}) are kept with the run (SWF's tagList, at most 5; `pipeflow runs
     --tag team=data` finds it); `priority` is the SWF taskPriority of its steps that set none.
     Raises `TaskFailed` (step, task, error, run id) when a step fails for good.
     """
+    if store is DEFAULT:
+        store = os.environ.get("PIPEFLOW_STORE") or DEFAULT
     return run_embedded(pipeline, input, store=store, workers=workers, progress=progress, tags=tags,
                         priority=priority).result
 
