@@ -9,6 +9,7 @@ codec's reader, which sizes a payload from its footer before reading a column.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from ._codec import Codec
@@ -26,6 +27,24 @@ def is_arrow(value: Any) -> bool:
     return pa is not None and isinstance(value, pa.Table)
 
 
+def encode_table(value: Any, what: str, codec: str, write: Callable[[Any], Any]) -> Any:
+    """A pyarrow Table as `write` writes it; EncodeError naming `codec` for anything else or a failed write."""
+    if not is_arrow(value):
+        raise EncodeError(
+            f"the {codec} codec encodes a pyarrow Table, not {type_name(value)} at {what}",
+            type_name=type_name(value),
+            path=what,
+        )
+    import pyarrow as pa
+
+    try:
+        return write(value)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise EncodeError(
+            f"the {codec} codec cannot encode the Table at {what}: {exc}", type_name=type_name(value), path=what
+        ) from exc
+
+
 class ArrowCodec(Codec):
     """pyarrow Tables as Parquet: schema, metadata and values kept."""
 
@@ -34,20 +53,8 @@ class ArrowCodec(Codec):
     binary: ClassVar[bool] = True
 
     def encode(self, value: Any, *, what: str = "value") -> bytes:
-        if not is_arrow(value):
-            raise EncodeError(
-                f"the arrow codec encodes a pyarrow Table, not {type_name(value)} at {what}",
-                type_name=type_name(value),
-                path=what,
-            )
-        import pyarrow as pa
-
-        try:
-            return write_parquet(value)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise EncodeError(
-                f"the arrow codec cannot encode the Table at {what}: {exc}", type_name=type_name(value), path=what
-            ) from exc
+        encoded: bytes = encode_table(value, what, self.name, write_parquet)
+        return encoded
 
     def decode(self, payload: Any) -> Any:
         return self.decode_within(payload, decoded_ceiling())

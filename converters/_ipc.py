@@ -24,11 +24,11 @@ import struct
 from typing import Any, ClassVar
 
 from . import _pandas
+from ._arrow import encode_table
 from ._codec import Codec
-from ._errors import DecodeError, EncodeError
-from ._frames import frame_table, is_pandas, table_frame, unencodable
+from ._errors import DecodeError
+from ._frames import frame_table, table_frame, unencodable
 from ._limits import DECODED_BYTES_ENV, decoded_ceiling
-from ._path import type_name
 
 __all__ = ["IPC_FROM", "ArrowIpcCodec", "PandasIpcCodec", "read_ipc", "write_ipc"]
 
@@ -225,20 +225,8 @@ class ArrowIpcCodec(Codec):
     binary: ClassVar[bool] = True
 
     def encode(self, value: Any, *, what: str = "value") -> memoryview:
-        import pyarrow as pa
-
-        if is_pandas(value) or not isinstance(value, pa.Table):
-            raise EncodeError(
-                f"the arrow-ipc codec encodes a pyarrow Table, not {type_name(value)} at {what}",
-                type_name=type_name(value),
-                path=what,
-            )
-        try:
-            return write_ipc(value)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise EncodeError(
-                f"the arrow-ipc codec cannot encode the Table at {what}: {exc}", type_name=type_name(value), path=what
-            ) from exc
+        encoded: memoryview = encode_table(value, what, self.name, write_ipc)
+        return encoded
 
     def decode(self, payload: Any) -> Any:
         return self.decode_within(payload, decoded_ceiling())

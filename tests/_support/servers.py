@@ -67,12 +67,7 @@ def moto_server(empty_poll_delay: float | None = None) -> Iterator[str]:
         wait_listening(port, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
 
 
 def moto_reset(url: str) -> None:
