@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..endpoint import (
+    DECIDER_IDLE_MAX,
+    IdlePace,
     Outage,
     PollSpacer,
     fast_parse,
@@ -91,6 +93,7 @@ class DeciderLoop:
 
     def _poll_forever(self, stop: Any, spacer: PollSpacer) -> None:
         failures = 0  # transient failures in a row
+        pace = IdlePace(DECIDER_IDLE_MAX)
         while not stop.is_set():
             try:
                 started = spacer.starting()
@@ -104,7 +107,9 @@ class DeciderLoop:
                 continue
             failures = 0
             self.outage.ok()
-            if not answered and spacer.after_empty(started, stop):
+            if answered:
+                pace.found()
+            elif spacer.after_empty(started, stop) or pace.empty(started, stop):
                 return
 
     def run_once(self, stop: Any = None) -> bool:

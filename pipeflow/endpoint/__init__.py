@@ -16,10 +16,13 @@ from ._aws import (
     swf_client,
 )
 from ._fast import fast_parse
-from ._polling import MAX_HOLD, Outage, PollSpacer
+from ._polling import DECIDER_IDLE_MAX, MAX_HOLD, WORKER_IDLE_MAX, IdlePace, Outage, PollSpacer
 
 __all__ = [
+    "DECIDER_IDLE_MAX",
     "MAX_HOLD",
+    "WORKER_IDLE_MAX",
+    "IdlePace",
     "READ_TIMEOUT",
     "Outage",
     "PollSpacer",

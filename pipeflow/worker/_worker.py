@@ -28,7 +28,16 @@ import threading
 import time
 from typing import Any
 
-from ..endpoint import Outage, PollSpacer, error_code, is_transient, loop_client, raise_engine_error
+from ..endpoint import (
+    WORKER_IDLE_MAX,
+    IdlePace,
+    Outage,
+    PollSpacer,
+    error_code,
+    is_transient,
+    loop_client,
+    raise_engine_error,
+)
 from ..wire import encode_handback, run_scope
 from ._answers import send_answer
 from ._batched import Outbox, refill_at, take_tasks
@@ -211,6 +220,7 @@ class Worker:
 
     def _poll_loop(self, stop: threading.Event) -> None:
         failures = 0  # transient failures in a row
+        pace = IdlePace(WORKER_IDLE_MAX)
         while not stop.is_set():
             with self._cond:
                 while len(self._held) + self._reserved > self._refill_at() and not stop.is_set():
@@ -237,7 +247,9 @@ class Worker:
                 self._outage.ok()
                 for task in tasks:
                     self._accept(task)
-                if not tasks and self._spacer.after_empty(started, stop):
+                if tasks:
+                    pace.found()
+                elif self._spacer.after_empty(started, stop) or pace.empty(started, stop):
                     return
             finally:
                 with self._cond:
