@@ -28,9 +28,9 @@ def link(prev: str, op: str, now: float, params: str) -> str:
     return hashlib.sha256(f"{prev}\0{op}\0{now!r}\0{params}".encode()).hexdigest()
 
 
-def snapshot_sum(data: str) -> str:
-    """The checksum of a snapshot's text."""
-    return hashlib.sha256(data.encode()).hexdigest()
+def snapshot_sum(data: str | bytes) -> str:
+    """The checksum of a snapshot's text, or of a closed run's record (msgpack bytes from format 4 on)."""
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
 def read_head(db: Path) -> tuple[int, str] | None:

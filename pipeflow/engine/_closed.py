@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._chain import StoreDamaged, snapshot_sum
 from ._execution import ClosedRef, Execution, info_of
-from ._records import execution_of
+from ._records import decode_record, execution_of
 
 if TYPE_CHECKING:
     from ._store import Store
@@ -90,7 +90,7 @@ class StoredClosed(Closed):
         data, total = row
         if snapshot_sum(data) != total:
             raise StoreDamaged(self._store.path, f"the row of closed run {run_id} does not match its checksum")
-        record = json.loads(data)
+        record = decode_record(data)
         if record.get("run_id") != run_id:
             raise StoreDamaged(self._store.path, f"the row of closed run {run_id} holds another run")
         ex = execution_of(record)

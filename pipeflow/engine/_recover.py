@@ -27,7 +27,7 @@ class _Kept:
     salt: str | None = None
     snapshot: tuple[int, str, str] | None = None  # (seq, data, hash)
     rows: list[tuple[int, str, float, str, str]] = field(default_factory=list)
-    closed: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)  # closed runs' rows that verify
+    closed: list[tuple[str, str, str, str, bytes | str, str]] = field(default_factory=list)  # closed runs' rows that verify
     dropped: list[str] = field(default_factory=list)
     seen: int = 0  # the last log row in the files, verified or not
 
@@ -84,7 +84,7 @@ def _verify(con: sqlite3.Connection, kept: _Kept) -> None:
     row = con.execute("SELECT value FROM meta WHERE key='salt'").fetchone()
     kept.salt = None if row is None else str(row[0])
     fmt = con.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-    chained = fmt is not None and fmt[0] in ("2", FORMAT)
+    chained = fmt is not None and fmt[0] in ("2", "3", FORMAT)
     seq, prev = 0, GENESIS
     snaps = con.execute(f"SELECT seq, data{', hash, sum' if chained else ''} FROM snapshot "
                         "ORDER BY seq DESC LIMIT 1").fetchall()
@@ -96,7 +96,7 @@ def _verify(con: sqlite3.Connection, kept: _Kept) -> None:
             return
         seq, prev = snap[0], snap[2] if chained else total
         kept.snapshot = (seq, snap[1], prev)
-        if fmt is not None and fmt[0] == FORMAT:
+        if fmt is not None and fmt[0] in ("3", FORMAT):
             _closed_runs(con, kept)
     rows = con.execute(f"SELECT seq, op, now, params{', hash' if chained else ''} FROM log WHERE seq > ? "
                        "ORDER BY seq", (seq,)).fetchall()
@@ -117,7 +117,8 @@ def _verify(con: sqlite3.Connection, kept: _Kept) -> None:
 def _closed_runs(con: sqlite3.Connection, kept: _Kept) -> None:
     """Keep the closed runs' rows that verify; the snapshot kept is rewritten to count them."""
     try:
-        rows = con.execute("SELECT run_id, domain, head, hsum, data, sum FROM runs ORDER BY rowid").fetchall()
+        rows = con.execute("SELECT run_id, domain, head, hsum, CAST(data AS BLOB), sum FROM runs "
+                           "ORDER BY rowid").fetchall()
     except sqlite3.DatabaseError as exc:
         kept.dropped.append(f"every closed run (SQLite cannot read their table: {exc})")
         rows = []

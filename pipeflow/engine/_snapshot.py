@@ -12,7 +12,7 @@ from typing import Any
 from ._chain import snapshot_sum
 from ._execution import Activity, ClosedRef, Execution, attr_key
 from ._model import Limits
-from ._records import execution_of, head_of, record_of
+from ._records import encode_record, execution_of, head_of, record_of
 from ._state import State
 from ._tasklist import TaskQueue
 
@@ -65,7 +65,7 @@ def dump(state: State, *, stored: bool = False) -> dict[str, Any]:
     }
 
 
-def closed_rows(state: State) -> list[tuple[str, str, str, str, str, str]]:
+def closed_rows(state: State) -> list[tuple[str, str, str, str, bytes | str, str]]:
     """The rows of the runs closed in memory: (run id, domain, head, its checksum, record, its checksum)."""
     rows = []
     for ex in state.runs.values():
@@ -73,7 +73,7 @@ def closed_rows(state: State) -> list[tuple[str, str, str, str, str, str]]:
             continue
         parent = _parent(state, ex)
         head = json.dumps(head_of(ex, parent), separators=(",", ":"))
-        data = json.dumps(record_of(ex, parent), separators=(",", ":"))
+        data = encode_record(record_of(ex, parent))
         rows.append((ex.run_id, ex.domain, head, snapshot_sum(head), data, snapshot_sum(data)))
     return rows
 

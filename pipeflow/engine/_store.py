@@ -27,7 +27,7 @@ CREATE INDEX runs_by_domain ON runs (domain);
 """
 # The closed runs' table, added by format 3 (the record last: listing reads the head, never the history).
 RUNS_SCHEMA = SCHEMA[SCHEMA.index("CREATE TABLE runs"):]
-FORMAT = "3"  # "1": no chain, "2": closed runs in the snapshot; migrated on first open
+FORMAT = "4"  # "1": no chain, "2": closed runs in the snapshot, "3": JSON records; migrated on first open
 OPEN_PATIENCE = 2.0  # seconds an opening engine retries a lock held for an instant by someone else
 SYNC_MODES = ("full", "normal")
 _HEAD_SIZE = 96  # bytes of the head file, rewritten in place so it never grows (a full disk cannot stop it)
@@ -128,7 +128,7 @@ class Store:
         for name in ("meta", "log", "snapshot"):
             if name not in tables:
                 raise StoreDamaged(self.path, f"its {name} table is missing")
-        if "runs" not in tables and meta_format(self._db) == FORMAT:
+        if "runs" not in tables and meta_format(self._db) in ("3", FORMAT):
             raise StoreDamaged(self.path, "its runs table (of closed runs) is missing")
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "salt" not in meta:
@@ -143,6 +143,8 @@ class Store:
         if fmt in ("1", "2"):
             self._db.executescript(f"BEGIN IMMEDIATE; {RUNS_SCHEMA} UPDATE meta SET value='{FORMAT}' "
                                    "WHERE key='format'; COMMIT;")
+        elif fmt == "3":  # its rows' JSON records stay readable; new rows are msgpack
+            self._db.execute(f"UPDATE meta SET value='{FORMAT}' WHERE key='format'")
         elif fmt != FORMAT:
             raise EngineError(f"the engine database {self.path} has format {fmt}, which this pipeflow "
                               f"does not know (it writes format {FORMAT}): use the pipeflow that wrote it")
@@ -198,10 +200,14 @@ class Store:
         rows = self._db.execute("SELECT run_id, head, hsum FROM runs WHERE domain=? ORDER BY rowid", (domain,))
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
-    def closed_record(self, run_id: str) -> tuple[str, str] | None:
-        """(record, its checksum) of the closed run ``run_id``, or None."""
-        row = self._db.execute("SELECT data, sum FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]))
+    def closed_record(self, run_id: str) -> tuple[bytes, str] | None:
+        """(record, its checksum) of the closed run ``run_id``, or None: msgpack, or a format 3 row's JSON.
+
+        Read as bytes whatever SQLite holds: a row changed into text that is not UTF-8 must fail
+        its checksum, not the read.
+        """
+        row = self._db.execute("SELECT CAST(data AS BLOB), sum FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return None if row is None else (bytes(row[0] or b""), str(row[1]))
 
     def entries(self) -> Iterator[tuple[str, float, dict[str, Any]]]:
         """The log entries after the latest snapshot, oldest first, each checked against the chain.
@@ -236,7 +242,7 @@ class Store:
         self._durable_seq, self._durable_hash = seq, prev
         self._write_head()
 
-    def write_snapshot(self, data: dict[str, Any], closed: Sequence[tuple[str, str, str, str, str, str]] = (),
+    def write_snapshot(self, data: dict[str, Any], closed: Sequence[tuple[str, str, str, str, bytes | str, str]] = (),
                        purged: Collection[str] = ()) -> None:
         """Store a snapshot of the state after the last log entry and drop what it covers, atomically.
 

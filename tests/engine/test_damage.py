@@ -216,5 +216,5 @@ def test_format_1_database_is_migrated(tmp_path: Path) -> None:
             k.lower(): v for k, v in TEST_CREDENTIALS.items()})
         assert [d["name"] for d in swf.list_domains(registrationStatus="REGISTERED")["domainInfos"]] == ["d"]
     con = sqlite3.connect(str(db))
-    assert con.execute("SELECT value FROM meta WHERE key='format'").fetchone() == ("3",)  # chained, closed runs in rows
+    assert con.execute("SELECT value FROM meta WHERE key='format'").fetchone() == ("4",)  # chained, closed runs in rows
     con.close()

@@ -128,3 +128,27 @@ def test_the_console_script_end_to_end(pipeline_file: Path) -> None:
     )
     assert (done.returncode, done.stdout) == (0, "4\n")
     assert "steps" in done.stderr  # the progress line
+
+
+def test_a_finished_run_leaves_no_log_for_the_next_run_to_replay(pipeline_file: Path) -> None:
+    """A clean close folds the log: the next `pipeflow run` here opens a snapshot, not the last run's calls."""
+    import sqlite3
+
+    from pipeflow.engine import Engine
+
+    for expected in ("28", "28"):
+        done = subprocess.run([sys.executable, "-m", "pipeflow", "run", f"{pipeline_file}:pipeline", "--input", "7",
+                               "--no-progress"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == expected
+        db = Path(".pipeflow/state.sqlite")
+        con = sqlite3.connect(db)
+        try:
+            assert con.execute("SELECT count(*) FROM log").fetchone() == (0,)
+        finally:
+            con.close()
+    with Engine(db=db, poll_timeout=0.05) as engine:
+        assert engine.held_runs == 0  # both runs are in their rows, read when named
+        c = engine.client()
+        closed = c.list_closed_workflow_executions(domain="pipeflow", startTimeFilter={"oldestDate": 0})
+        assert [info["closeStatus"] for info in closed["executionInfos"]] == ["COMPLETED", "COMPLETED"]
