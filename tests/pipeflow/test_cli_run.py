@@ -152,3 +152,17 @@ def test_a_finished_run_leaves_no_log_for_the_next_run_to_replay(pipeline_file: 
         c = engine.client()
         closed = c.list_closed_workflow_executions(domain="pipeflow", startTimeFilter={"oldestDate": 0})
         assert [info["closeStatus"] for info in closed["executionInfos"]] == ["COMPLETED", "COMPLETED"]
+
+
+def test_the_console_script_leaves_its_objects_to_the_exit_and_a_call_with_arguments_does_not() -> None:
+    """`pipeflow ...` as a process freezes the collector's objects before it exits; main(argv) in a caller does not."""
+    script = ("import atexit, gc, sys\n"
+              "from pipeflow.cli import main\n"
+              "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+              "sys.argv = ['pipeflow', '--help']\n"
+              "main({argv})\n")
+    for argv, frozen in (("", "True"), ("['--help']", "False")):
+        done = subprocess.run([sys.executable, "-c", script.format(argv=argv)], capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == f"frozen {frozen}", done.stdout
