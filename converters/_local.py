@@ -19,12 +19,17 @@ from pathlib import Path
 from typing import IO
 
 from ._errors import StoreError
-from ._store import CHUNK, ObjectInfo, Store, check_key, check_part, check_prefix
+from ._store import ObjectInfo, Store, check_key, check_part, check_prefix
 
-__all__ = ["LocalStore", "FOLDER_MODE", "OBJECT_MODE"]
+__all__ = ["LocalStore", "FOLDER_MODE", "OBJECT_MODE", "WRITE_CHUNK"]
 
 FOLDER_MODE = 0o700
 OBJECT_MODE = 0o600
+#: Size of the pieces an object is written in (reads and S3 parts use the store's CHUNK).
+#: Measured on Linux 6.18 (ext4, a Firecracker VM), writing 28 MB: 1 MiB pieces took 5-8 ms
+#: every time; 8 MiB pieces took as long at first, then 58-82 ms once the process had
+#: written a few hundred MB.
+WRITE_CHUNK = 1 << 20
 
 
 def _url2pathname(path: str) -> str:
@@ -89,8 +94,8 @@ class LocalStore(Store):
             try:
                 with os.fdopen(os.open(tmp, _NEW, OBJECT_MODE, dir_fd=folder), "wb") as out:
                     os.fchmod(out.fileno(), OBJECT_MODE)  # os.open's mode went through the umask
-                    for start in range(0, len(view), CHUNK):
-                        out.write(view[start : start + CHUNK])
+                    for start in range(0, len(view), WRITE_CHUNK):
+                        out.write(view[start : start + WRITE_CHUNK])
                 # Readers never see a half-written object; a link at `name` is replaced, not followed.
                 os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
             except BaseException:
