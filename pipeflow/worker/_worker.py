@@ -28,16 +28,8 @@ import threading
 import time
 from typing import Any
 
-from ..endpoint import (
-    WORKER_IDLE_MAX,
-    IdlePace,
-    Outage,
-    PollSpacer,
-    error_code,
-    is_transient,
-    loop_client,
-    raise_engine_error,
-)
+from ..endpoint import WORKER_IDLE_MAX, IdlePace, Outage, PollSpacer, error_code, is_transient, loop_client
+from ..endpoint import raise_engine_error
 from ..wire import encode_handback, run_scope
 from ._answers import send_answer
 from ._batched import Outbox, refill_at, take_tasks
