@@ -3,8 +3,10 @@
 The history names each attempt by its step's path in the canvas (`2`, `1.0`, `3.map.17`,
 `3.shard.2`, pipeflow.decider.plan), so the tree is the paths' nesting: a segment per level, a
 map's items (`map.<n>`) and shards (`shard.<n>`) under the map. Whether a node whose children
-are plain steps is a chain or a group is not written in the history: children whose runs
-overlap in time ran as a group, one after the other as a chain.
+are plain steps is a chain or a group is not written in the history: it is read from when they
+were scheduled. A chain's step is scheduled only after the one before it closed; a group's steps
+are scheduled together, so each is scheduled before the others close, whether or not a worker was
+free to start them together.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Node:
     shown: list[Node] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # statuses of the children (a map's items)
     status: str = "SCHEDULED"
+    scheduled: float | None = None  # the earliest schedule of its attempts or steps
     started: float | None = None
     closed: float | None = None
 
@@ -129,6 +132,7 @@ def _settle(node: Node) -> None:
         node.status = last.status
         starts = [a.started for a in node.attempts if a.started is not None]
         node.started = min(starts) if starts else None
+        node.scheduled = _earliest([a.scheduled for a in node.attempts])
         node.closed = last.closed
     if not node.children:
         node.shown = []
@@ -145,12 +149,19 @@ def _settle(node: Node) -> None:
         starts = [c.started for c in node.children if c.started is not None]
         ends = [c.closed for c in node.children if c.closed is not None]
         node.started = min(starts) if starts else None
+        node.scheduled = _earliest([c.scheduled for c in node.children])
         node.closed = max(ends) if ends and node.status not in _OPEN else None
     first = node.children[:SHOWN_CHILDREN // 2]
     rest = [c for c in node.children[SHOWN_CHILDREN // 2:] if c.status != "COMPLETED"]
     node.shown = first + rest[:SHOWN_CHILDREN - len(first)]
 
 
+def _earliest(times: list[float | None]) -> float | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
+
+
 def _overlap(children: list[Node]) -> bool:
-    spans = sorted((c.started, c.closed) for c in children if c.started is not None)
+    """Whether a child was scheduled before another one closed: a group's steps, never a chain's."""
+    spans = sorted((c.scheduled, c.closed) for c in children if c.scheduled is not None)
     return any(b[0] < (a[1] if a[1] is not None else float("inf")) - 1e-6 for a, b in zip(spans, spans[1:]))
