@@ -90,12 +90,18 @@ class StoredClosed(Closed):
         data, total = row
         if snapshot_sum(data) != total:
             raise StoreDamaged(self._store.path, f"the row of closed run {run_id} does not match its checksum")
-        record = decode_record(data)
-        if record.get("run_id") != run_id:
-            raise StoreDamaged(self._store.path, f"the row of closed run {run_id} holds another run")
-        ex = execution_of(record)
-        if record["parent"]:
-            ex.parent = ClosedRef(ex.domain, record["parent_wf"], record["parent"])
+        try:
+            record = decode_record(data)
+            if not isinstance(record, dict) or record.get("run_id") != run_id:
+                raise StoreDamaged(self._store.path, f"the row of closed run {run_id} holds another run")
+            ex = execution_of(record)
+            if record["parent"]:
+                ex.parent = ClosedRef(ex.domain, record["parent_wf"], record["parent"])
+        except StoreDamaged:
+            raise
+        except Exception as exc:  # its checksum matches, yet it is no record this engine wrote
+            raise StoreDamaged(self._store.path, f"the row of closed run {run_id} cannot be read as a run "
+                                                 f"({type(exc).__name__}: {str(exc)[:200]})") from exc
         self.loads += 1
         self._runs[run_id] = ex
         while len(self._runs) > KEPT_RUNS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -180,6 +181,27 @@ def test_a_changed_row_is_found_when_read_and_a_lost_one_at_open(tmp_path: Path)
         assert c.count_closed_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["count"] == 8
     with Engine(db=db, poll_timeout=0.05) as engine:  # verifies again
         assert engine.held_runs == 2
+
+
+@pytest.mark.parametrize("data", [
+    b"\x91" * 100_000 + b"\xc0",  # lists nested 100,000 deep
+    b"\xa5hello",  # a string, not a record
+    b"\x81\xa6run_id\xc0",  # a record without the run
+    b"{\"run_id\": [",  # JSON, cut short
+], ids=["deep", "string", "no-run", "cut-json"])
+def test_a_row_whose_checksum_matches_but_holds_no_run_is_damage_not_a_crash(tmp_path: Path, data: bytes) -> None:
+    db = tmp_path / "state.sqlite"
+    _closed_state(db)
+    con = sqlite3.connect(db, isolation_level=None)
+    run_id = con.execute("SELECT run_id FROM runs WHERE head LIKE '%\"r3\"%'").fetchone()[0]
+    con.execute("UPDATE runs SET data=?, sum=? WHERE run_id=?", (data, snapshot_sum(data), run_id))
+    con.close()
+    with Engine(db=db, poll_timeout=0.05) as engine:
+        with pytest.raises(StoreDamaged, match=f"the row of closed run {re.escape(run_id)} (cannot be read|holds another)"):
+            engine.call("GetWorkflowExecutionHistory", {"domain": "d", "execution": {"workflowId": "r3",
+                                                                                     "runId": run_id}})
+        c = engine.client()  # the other runs are still read
+        assert c.count_closed_workflow_executions(domain="d", startTimeFilter={"oldestDate": 0})["count"] == 9
 
 
 def test_closed_runs_in_rows_are_forgotten_after_their_retention(tmp_path: Path,
