@@ -102,11 +102,20 @@ def nap(started):
 
 
 sleepy = pf.Pipeline(nap, name="iam-sleepy", version="1", task_list="iam")
+
+
+@pf.task(lambda_function="iam-shout")
+def shout(text):  # on Amazon SWF the function iam-shout; on pipeflow server this body, as its stand-in
+    return text.upper()
+
+
+lambdas = pf.Pipeline(shout, name="iam-lambdas", version="1", task_list="iam")
 """
 
 
 # every pipeline of the file decides and works on one task list: one decider loop, one worker pool
-TARGETS = [f"pipes.py:{name}" for name in ("pipeline", "both", "retried", "waiting", "sleepy")]
+TARGETS = [f"pipes.py:{name}" for name in ("pipeline", "both", "retried", "waiting", "sleepy", "lambdas")]
+LAMBDA_ROLE = "arn:aws:iam::123456789012:role/pipeflow-lambda"
 
 
 class Fleet:
@@ -156,10 +165,10 @@ class Fleet:
         return outputs
 
     def submit(self, *runs: tuple[str, Any]) -> list[str]:
-        """Start runs of these (pipeline, input) with `run --no-wait`; their run ids."""
+        """Start runs of these (pipeline, input) with `run --no-wait` (Lambda steps with a role); their run ids."""
         return [out.strip() for out in self.commands("submitter", [
             ["run", f"pipes.py:{target}", "--input", json.dumps(value), "--backend", "swf", "--domain", self.domain,
-             "--no-wait"] for target, value in runs])]
+             "--no-wait", *(["--lambda-role", LAMBDA_ROLE] if target == "lambdas" else [])] for target, value in runs])]
 
     def swf_args(self) -> list[str]:
         return ["--backend", "swf", "--domain", self.domain]
@@ -237,16 +246,17 @@ def test_each_role_makes_exactly_the_calls_its_policy_allows(moto_url: str, pipe
     try:
         fleet.serve("decider")
         fleet.serve("worker")
-        first, retried, pair, gated, sleepy = fleet.submit(
+        first, retried, pair, gated, sleepy, shouted = fleet.submit(
             ("pipeline", "x" * 100_000),  # the input is offloaded by the submitter
             ("retried", str(tmp_path / "marker")), ("both", "x"), ("waiting", None),
-            ("sleepy", str(tmp_path / "started")),
+            ("sleepy", str(tmp_path / "started")), ("lambdas", "hey"),
         )
         fleet.command("submitter", "signal", gated, "go", "--input", '"you"', *fleet.swf_args())
         assert fleet.closed(first) == "COMPLETED"
         assert fleet.closed(retried) == "COMPLETED"
         assert fleet.closed(pair) == "COMPLETED"
         assert fleet.closed(gated, 10) == "COMPLETED"
+        assert fleet.closed(shouted) == "COMPLETED"
         deadline = time.monotonic() + 30
         while not (tmp_path / "started").exists():  # the task runs: the cancel must reach it
             assert time.monotonic() < deadline, fleet.logs()
@@ -291,6 +301,9 @@ def test_the_policies_are_scoped_to_the_domain_and_the_bucket() -> None:
             assert len(services) == 1 and "*" not in "".join(statement["Action"]), statement
             if services == {"swf"}:
                 assert statement["Resource"] == "arn:aws:swf:${Region}:${Account}:/domain/${Domain}"
+            elif services == {"iam"}:  # the one role runs are given for their Lambda steps, by the submitter only
+                assert role == "submitter" and statement["Action"] == ["iam:PassRole"]
+                assert statement["Resource"] == "arn:aws:iam::${Account}:role/${LambdaRole}"
             elif statement["Action"] == ["s3:ListBucket"]:
                 assert statement["Resource"] == "arn:aws:s3:::${Bucket}"
                 assert statement["Condition"] == {"StringLike": {"s3:prefix": ["${Prefix}", "${Prefix}/*"]}}

@@ -6,7 +6,8 @@ clients, the S3 store's client in `converters`, a worker's child processes) gets
 `call swf:PollForDecisionTask`, and for each decision an answer carries (decisions are IAM
 actions too) `decision swf:ScheduleActivityTask`. The event fires once per call with the
 caller's parameters, not per retry, and also for calls the server then refuses, so a call
-moto cannot serve is still seen.
+moto cannot serve is still seen. A StartWorkflowExecution that gives the run a Lambda role
+(`lambdaRole`) is also `call iam:PassRole`: AWS checks that permission on the caller.
 
 A sitecustomize rather than a hook in `pipeflow.endpoint`: clients are built in two packages
 (the S3 store in `converters` may not import pipeflow) and in child processes; patching
@@ -33,6 +34,8 @@ def _write(lines: list[str]) -> None:
 def _record(model: Any, params: Any = None, **_: Any) -> None:
     prefix = model.service_model.signing_name or model.service_model.endpoint_prefix
     lines = [f"call {prefix}:{model.name}"]
+    if model.name == "StartWorkflowExecution" and isinstance(params, dict) and params.get("lambdaRole"):
+        lines.append("call iam:PassRole")  # AWS checks it on the caller for the role the run is given
     if model.name == "RespondDecisionTaskCompleted" and isinstance(params, dict):
         lines += [f"decision {prefix}:{d.get('decisionType')}" for d in params.get("decisions") or ()]
     _write(lines)
