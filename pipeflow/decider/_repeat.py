@@ -29,7 +29,7 @@ from .plan import Node, Plan, Tree
 if TYPE_CHECKING:
     from .history import RunState
 
-__all__ = ["RepeatNode", "carried_iteration", "continue_decision", "continue_failed"]
+__all__ = ["RepeatNode", "carried_iteration", "carried_signals", "continue_decision", "continue_failed"]
 
 _PLAIN = (bool, int, float, str, list, dict, type(None))
 
@@ -155,8 +155,44 @@ def carried_iteration(started: dict[str, Any] | None) -> int:
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
 
 
+def carried_signals(started: dict[str, Any] | None, store: str | None) -> list[tuple[str, Tree]]:
+    """The signals the run before this one received and no step took, in order: `(name, value tree)`.
+
+    Raises ValueError or `converters.ConverterError` when the start's input carries them unreadably.
+    """
+    text = (started or {}).get("input")
+    doc = wire.load_json(text, "the workflow input") if text else None
+    member = doc.get("repeat") if isinstance(doc, dict) else None
+    carried = member.get("signals") if isinstance(member, dict) else None
+    if carried is None:
+        return []
+    what = "the signals carried from the previous run"
+    items = wire.expand_tree(wire.check_tree(carried, what), store)  # an offloaded list is read back
+    found = []
+    for item in items:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], str)):
+            raise ValueError(f"{what} hold {type(item).__name__} where a [name, value] pair belongs")
+        name = converters.loads(item[0])
+        if not isinstance(name, str):
+            raise ValueError(f"{what} hold a name that is a {type(name).__name__}, not text")
+        found.append((name, item[1]))
+    return found
+
+
+def _unconsumed(state: RunState) -> list[list[Tree]]:
+    """The signals in the run's mailbox that no step took, as `[name envelope, value tree]` pairs."""
+    mailbox = state.plan.signals
+    if mailbox is None:
+        return []
+    return [[converters.dumps(name), tree] for name, queue in mailbox.buffered.items() for tree in queue]
+
+
 def continue_decision(state: RunState) -> dict[str, Any]:
-    """The ContinueAsNewWorkflowExecution decision carrying the last iteration (or a failure when it cannot)."""
+    """The ContinueAsNewWorkflowExecution decision carrying the last iteration (or a failure when it cannot).
+
+    Signals the run received that no step took yet go with it (`repeat.signals`): the next run's
+    steps take them as if they had arrived there, first.
+    """
     plan = state.plan
     assert plan.continued is not None
     n, value = plan.continued
@@ -165,6 +201,9 @@ def continue_decision(state: RunState) -> dict[str, Any]:
         doc = wire.load_json(started.get("input") or "{}", "the workflow input")
         doc = {k: v for k, v in doc.items() if k not in ("input", "resume", "repeat")}
         doc["repeat"] = {"iteration": n, "previous": state.run_id}
+        pending = _unconsumed(state)
+        if pending:  # a quarter of the field at most; more goes to the store
+            doc["repeat"]["signals"] = json.loads(wire.encode_tree(pending, state.store, limit=wire.LIMIT // 4))
         head = wire.dump_json({**doc, "input": None})
         doc["input"] = json.loads(wire.encode_tree(value, state.store, limit=wire.LIMIT - len(head) - 16))
     except (converters.ConverterError, ValueError) as exc:

@@ -171,6 +171,15 @@ class RunState:
             message = f"the checkpoints of the run this one resumes cannot be read: {exc}"
             self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
             return
+        from ._repeat import carried_signals  # repeats build on this module
+
+        try:  # signals the run before this one (pf.repeat) received and no step took: first in the mailbox
+            for name, tree in carried_signals(self.started, self.store):
+                self.control.mailbox.deliver(name, tree)
+        except (converters.ConverterError, ValueError, TypeError) as exc:
+            message = f"the signals carried from the previous run cannot be read: {exc}"
+            self.fatal = (message[:256], {"type": type(exc).__name__, "message": message})
+            return
         self.children.begin(event, envelope, root)  # the root canvas, or a stage's or shard's part of it
 
     def _scheduled(self, event: dict[str, Any]) -> None:

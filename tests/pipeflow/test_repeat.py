@@ -286,3 +286,69 @@ def test_resume_starts_after_the_last_completed_iteration(capsys: pytest.Capture
     assert code == 0, err
     assert json.loads(out)["result"] == 6
     assert calls.read_text().split() == ["fragile3", "fragile4", "fragile5"]  # iterations 4 to 6 only
+
+
+def test_signals_no_step_took_go_on_to_the_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three `go` signals reach the first run; its one iteration takes one; the next runs take the others."""
+    monkeypatch.chdir(tmp_path)
+
+    @pf.task(name="test_repeat.keep")
+    def keep(value: Any) -> Any:
+        return value
+
+    gated = pf.Pipeline(pf.repeat(pf.chain(pf.wait_signal("gate"), pf.wait_signal("go"), keep), times=3,
+                                  continue_every=1), name="test_repeat.gated")
+
+    def next_run(run: Any, previous: str) -> str:
+        deadline = time.monotonic() + 20
+        while run.run_id == previous:  # reading the status follows the chain to its newest run
+            assert run.status in ("RUNNING", "COMPLETED") and time.monotonic() < deadline, run.status
+            time.sleep(0.02)
+        return str(run.run_id)
+
+    with pf.Client() as client:
+        run = client.submit(gated, 0)
+        first = run.run_id
+        for value in (1, 2, 3):
+            run.signal("go", value)  # all three wait in the first run's mailbox: its step waits on `gate`
+        run.signal("gate")
+        second = next_run(run, first)
+        run.signal("gate")  # the second run's step takes a `go` carried from the first run
+        third = next_run(run, second)
+        run.signal("gate")
+        assert run.wait(20, progress=False).result() == 3
+        workflow_id = run.workflow_id
+    runs = chain_of_runs(tmp_path, workflow_id)
+    assert [info["execution"]["runId"] for info, _ in runs] == [first, second, third]
+    assert [info.get("closeStatus") for info, _ in runs] == ["CONTINUED_AS_NEW", "CONTINUED_AS_NEW", "COMPLETED"]
+    carried = [json.loads(events[0]["workflowExecutionStartedEventAttributes"]["input"])["repeat"].get("signals")
+               for _, events in runs[1:]]
+    assert [len(c) for c in carried] == [2, 1]  # [go 2, go 3], then [go 3]
+
+
+@pytest.mark.parametrize("signals", [
+    [123],  # not a pair
+    [["json:\"go\"", 1]],  # a value that is no tree
+    [["not an envelope", "json:1"]],  # a name that is no envelope
+    {"offloaded": "ref/1:json/1:10:" + "0" * 64 + ":file:///elsewhere/x"},  # an object outside the store
+], ids=["not-pair", "not-tree", "bad-name", "outside"])
+def test_carried_signals_that_cannot_be_read_fail_the_run_once_naming_them(signals: Any) -> None:
+    """A start input (a history field from elsewhere) whose carried signals are unreadable: one clear failure."""
+    from pipeflow import wire
+    from tests.pipeflow.decider._history import History
+
+    @pf.task(name="test_repeat.same")
+    def same(value: Any) -> Any:
+        return value
+
+    pipeline = pf.Pipeline(pf.repeat(pf.chain(pf.wait_signal("go"), same), times=2, continue_every=1),
+                           name="test_repeat.carried")
+    history = History(pipeline, 0)
+    started = history.events[0]["workflowExecutionStartedEventAttributes"]
+    doc = json.loads(started["input"])
+    doc["repeat"] = {"iteration": 1, "previous": "run-0", "signals": signals}
+    started["input"] = wire.dump_json(doc)
+    (decision,) = Decider([pipeline]).decide(history.task())
+    assert decision["decisionType"] == "FailWorkflowExecution", decision
+    reason = decision["failWorkflowExecutionDecisionAttributes"]["reason"]
+    assert "signals carried from the previous run cannot be read" in reason, reason
