@@ -27,6 +27,7 @@ class StepCounts:
     last_event: int = 0
     marker: tuple[int, int] | None = None  # (done, total) of the last `pipeflow.progress` marker
     exact: bool = True  # False: the total is a lower bound (a map's size is not known yet)
+    runs: int = 1  # the runs of a repeat's chain seen (ContinueAsNew), this one included
 
     @property
     def running(self) -> int:
@@ -59,6 +60,17 @@ class StepCounts:
             else:
                 self.failed += 1
 
+    def follow(self) -> None:
+        """The run continued as new (`pf.repeat`): the counts go on over the next run's history.
+
+        Its steps add to those of the runs before; a progress marker counts one run's steps, so
+        the counts alone say how far the chain is.
+        """
+        self.runs += 1
+        self.last_event = 0
+        self.marker = None
+        self.exact = True
+
     def _marker(self, attributes: dict[str, Any]) -> None:
         from .. import wire
         from ..decider import PROGRESS
@@ -74,7 +86,8 @@ class StepCounts:
 
     def text(self) -> str:
         bound = "" if self.exact or self.marker is None else ", total so far (maps ahead)"
-        return f"running {self.running}, failed {self.failed}{bound}"
+        chain = f", run {self.runs} of the chain" if self.runs > 1 else ""
+        return f"running {self.running}, failed {self.failed}{bound}{chain}"
 
 
 _CLOSED = {
@@ -133,14 +146,25 @@ class ProgressLine:
             self.refresh()
 
     def refresh(self, draw: bool = True) -> None:
-        """Read the new events and redraw the line."""
-        try:
-            events = new_events(self._swf, self._domain, self._execution, self.counts.last_event)
-        except Exception:  # the engine is closing; the line simply stops moving
-            return
-        for event in events:
-            self.counts.add(event)
-            self.counts.last_event = event["eventId"]
+        """Read the new events and redraw the line; a run that continued as new is followed to the next."""
+        events: list[dict[str, Any]] = []
+        while True:
+            try:
+                found = new_events(self._swf, self._domain, self._execution, self.counts.last_event)
+            except Exception:  # the engine is closing; the line simply stops moving
+                break
+            events += found
+            following = None
+            for event in found:
+                self.counts.add(event)
+                self.counts.last_event = event["eventId"]
+                if event["eventType"] == "WorkflowExecutionContinuedAsNew":
+                    attributes = event.get("workflowExecutionContinuedAsNewEventAttributes") or {}
+                    following = attributes.get("newExecutionRunId")
+            if not following:
+                break
+            self._execution = {**self._execution, "runId": following}
+            self.counts.follow()
         bar = self._bar
         if bar is not None and events:
             bar.n, bar.total = self.counts.steps()

@@ -352,3 +352,15 @@ def test_carried_signals_that_cannot_be_read_fail_the_run_once_naming_them(signa
     assert decision["decisionType"] == "FailWorkflowExecution", decision
     reason = decision["failWorkflowExecutionDecisionAttributes"]["reason"]
     assert "signals carried from the previous run cannot be read" in reason, reason
+
+
+def test_the_progress_line_follows_the_chain_of_runs(pipeline_file: Path) -> None:
+    """`counted` runs 7 iterations of 2 steps in 3 runs: the line ends at 14 steps, on the third run."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pipeflow", "run", f"{pipeline_file}:counted", "--input", "0"],
+                          capture_output=True, text=True, timeout=120, cwd=pipeline_file.parent)
+    assert done.returncode == 0 and done.stdout.strip() == "14", done.stderr
+    last = done.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "14/14" in last and "run 3 of the chain" in last, last
