@@ -2,7 +2,8 @@
 
 The attempt is found by its canvas path (`2`, `1.0.1` inside a stage, `3.map.17` in a shard)
 in the run's history or, for a step inside a stage or shard, in the history of the child
-execution that ran it. Its ActivityTaskScheduled input is decoded as a worker decodes it
+execution that ran it. Its ActivityTaskScheduled input (LambdaFunctionScheduled for a Lambda
+step, whose body runs here as the embedded engine's stand-in runs it) is decoded as a worker decodes it
 (`wire.decode_activity_input`: converters, checksums, the run's store only when it lies under
 this process's), and the task is taken from the pipeline file the user names, never from a
 name in the history (the same allowlist as a worker's). As for `pipeflow resume`, that file
@@ -81,6 +82,10 @@ def attempts_of(swf: Any, domain: str, execution: dict[str, str], step: str) -> 
                     named = attrs.get("activityType") or {}
                     found.append(Attempt(path, int(number), str(named.get("name")), str(named.get("version")),
                                          str(attrs.get("input") or ""), dict(current)))
+            elif kind == "LambdaFunctionScheduled":
+                attempt = _lambda_attempt(event["lambdaFunctionScheduledEventAttributes"], step, current)
+                if attempt is not None:
+                    found.append(attempt)
             elif kind == "StartChildWorkflowExecutionInitiated":
                 control = str(event["startChildWorkflowExecutionInitiatedEventAttributes"].get("control") or "")
                 if control.rpartition("#")[0] == step:
@@ -91,6 +96,20 @@ def attempts_of(swf: Any, domain: str, execution: dict[str, str], step: str) -> 
                 if _may_hold(str(child.get("workflowId", "")), current["workflowId"], step):
                     pending.append(({"workflowId": child["workflowId"], "runId": child["runId"]}, depth + 1))
     return found
+
+
+def _lambda_attempt(attrs: dict[str, Any], step: str, execution: dict[str, str]) -> Attempt | None:
+    """A Lambda step's attempt at `step`, or None: its input is the activity input, or a JSON string of it."""
+    from ..worker import LAMBDA_VERSION
+
+    path, _, number = str(attrs.get("id", "")).rpartition("#")
+    if path != step or not number.isdigit():
+        return None
+    text = str(attrs.get("input") or "")
+    if text.startswith('"'):  # an input offloaded whole crosses as a JSON string holding the reference
+        value = wire.load_json(text, "the Lambda step's input")
+        text = value if isinstance(value, str) else text
+    return Attempt(path, int(number), str(attrs.get("name")), LAMBDA_VERSION, text, dict(execution))
 
 
 def _may_hold(child_id: str, parent_id: str, step: str) -> bool:
@@ -128,6 +147,7 @@ def prepare_rerun(swf: Any, domain: str, run: str, step: str, target: Any, *, at
     FILE; ConverterError when the input cannot be read.
     """
     from ..endpoint import service_errors
+    from ..worker import LAMBDA_VERSION
     from ._embedded import default_store
 
     with service_errors(domain):
@@ -137,8 +157,10 @@ def prepare_rerun(swf: Any, domain: str, run: str, step: str, target: Any, *, at
     definition = definition_for(old, target, run, allow_changed=allow_changed, hint=hint)
     task = _registry(target, definition).get(found.task, found.version)
     if task is None:
-        raise PipelineError(f"step {found.step} of run {run} ran task {found.task} (version {found.version}), "
-                            f"which {target} does not define: give the file the run was started from")
+        ran = f"the Lambda function {found.task}" if found.version == LAMBDA_VERSION else \
+            f"task {found.task} (version {found.version})"
+        raise PipelineError(f"step {found.step} of run {run} ran {ran}, which {target} does not define: "
+                            f"give the file the run was started from")
     own = default_store(store)
     run_root(old, own, fix="give --store with the run's store to rerun its steps")  # refused: a usage error
     scope = wire.run_scope(own, found.execution["workflowId"], found.execution["runId"])

@@ -94,3 +94,35 @@ def test_a_run_on_an_swf_endpoint(pipeflow_url: str, tmp_path: Path, capsys: pyt
     assert (code, out) == (0, "40000\n"), err
     code, _, err = cli(capsys, "rerun", f"{TOOLS}:big", "nope", "1", *swf)
     assert code == 2 and "no run 'nope'" in err
+
+
+LAMBDAS = """
+import pipeflow as pf
+
+
+@pf.task
+def words(text):
+    return text.split()
+
+
+@pf.task(lambda_function="shout-words")
+def shout(items):  # on Amazon SWF the function shout-words; here (and in a rerun) this body
+    return [item.upper() + "!" for item in items]
+
+
+pipeline = pf.chain(words, shout)
+"""
+
+
+def test_a_lambda_step_is_rerun_from_its_scheduled_input(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / f"lambdas_{uuid.uuid4().hex[:8]}.py"
+    target.write_text(LAMBDAS)
+    run_id = run(str(target), "hello lambda")
+    code, out, err = cli(capsys, "rerun", str(target), run_id, "1")
+    assert (code, json.loads(out)) == (0, ["HELLO!", "LAMBDA!"]), err
+    assert "rerunning step 1" in err
+    target.write_text(LAMBDAS.replace('"shout-words"', '"another-function"'))  # the file changed since the run
+    done = pipeflow("rerun", str(target), run_id, "1", "--allow-changed")
+    assert done.returncode == 2 and "ran the Lambda function shout-words, which" in done.stderr, done.stderr
