@@ -5,14 +5,19 @@ Each test saves a screenshot of its page to tests/ui/artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import urllib.parse
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, Site, start_ui, stop
+from .conftest import ARTIFACTS, ROOT, Site, start_ui, stop
 
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api")
@@ -144,5 +149,30 @@ def test_closed_runs_progress_fills_in_without_a_reload(site: Site, page: Any) -
         row.locator("meter").wait_for(timeout=15_000)
         assert "4/4" in row.inner_text()
         assert page.evaluate("window.notReloaded") is True
+    finally:
+        stop(proc)
+
+
+def test_the_console_of_runs_on_an_swf_endpoint(pipeflow_url: str, tmp_path: Path, page: Any) -> None:
+    """`pipeflow ui --backend swf` over `pipeflow server`: a run started with `run --backend swf`, listed and opened."""
+    domain = f"ui-{uuid.uuid4().hex[:10]}"
+    shutil.copy(ROOT / "examples" / "pipelines" / "etl.py", tmp_path / "etl.py")
+    swf = ["--backend", "swf", "--domain", domain, "--endpoint-url", pipeflow_url]
+    done = subprocess.run([sys.executable, "-m", "pipeflow", "run", "etl.py", "--input", '{"rows": 1000, "seed": 7}',
+                           "--no-progress", "--json", *swf], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    proc, url = start_ui(tmp_path, *swf)
+    try:
+        page.goto(url + "/runs")
+        rows = page.locator("tr.run-row")
+        assert rows.count() == 1 and rows.first.get_attribute("data-status") == "COMPLETED"
+        page.goto(url + "/run?" + urllib.parse.urlencode({"wf": run["workflow_id"], "run": run["run_id"]}))
+        assert page.locator("#tree li.k-group").count() == 1 and page.locator("#tree li.k-task").count() == 4
+        assert "clean_rows" in page.locator("#result").inner_text()
+        extract = page.locator('#tree li.k-task[data-path="0"]')
+        extract.locator("button.fetch", has_text="result").click()
+        extract.locator("table.frame").wait_for()  # the frame, read from the store the run wrote to
+        shot(page, "swf-run-etl.png")
     finally:
         stop(proc)
