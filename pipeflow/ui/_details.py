@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from .. import wire
 from .._errors import PipeflowError
 from ..client import attempt_logs, history_frame, preview_result
-from ..decider import CHECKPOINT, read_checkpoint
+from ..decider import CHECKPOINT, read_checkpoint, unwrap_result
 
 PREVIEW_ROWS = 20
 HISTORY_PAGE = 100
@@ -128,31 +128,45 @@ def preview(events: list[dict[str, Any]], what: str, store: str | None) -> Marku
         return Markup(f'<p class="error">Cannot show it here: {escape(str(exc))}</p>')
 
 
+# A step's scheduled event, by kind: (its attributes' key, the id member, its completion and that one's key).
+_STEP_EVENTS = {
+    "ActivityTaskScheduled": ("activityTaskScheduledEventAttributes", "activityId",
+                              "ActivityTaskCompleted", "activityTaskCompletedEventAttributes"),
+    "LambdaFunctionScheduled": ("lambdaFunctionScheduledEventAttributes", "id",
+                                "LambdaFunctionCompleted", "lambdaFunctionCompletedEventAttributes"),
+}
+
+
 def step_preview(events: list[dict[str, Any]], step: str, what: str, store: str | None) -> Markup:
     """A task step's input or result (`what`) at its last attempt, decoded as a worker decodes it and drawn.
 
-    The steps of a stage or shard are on its own run's page; a Lambda step's values are in its
-    history events.
+    The steps of a stage or shard are on its own run's page. A Lambda step's input is the activity
+    input (or a JSON string of it, when offloaded whole); its result, the envelope or a JSON string
+    of it, as the decider reads them.
     """
     scheduled = None
     for event in events:
-        if event["eventType"] == "ActivityTaskScheduled":
-            activity = str(event["activityTaskScheduledEventAttributes"].get("activityId", ""))
-            if activity.rpartition("#")[0] == step:
-                scheduled = event
+        kinds = _STEP_EVENTS.get(event["eventType"])
+        if kinds is not None and str(event[kinds[0]].get(kinds[1], "")).rpartition("#")[0] == step:
+            scheduled = event
     if scheduled is None:
         return Markup(f'<p class="empty">No task ran as step {escape(step)} in this run.</p>')
+    attributes_key, _, completed_kind, completed_key = _STEP_EVENTS[scheduled["eventType"]]
+    lambda_step = scheduled["eventType"] == "LambdaFunctionScheduled"
     try:
         if what == "input":
-            text = scheduled["activityTaskScheduledEventAttributes"].get("input") or ""
+            text = scheduled[attributes_key].get("input") or ""
+            if lambda_step and text.startswith('"'):
+                text = str(wire.load_json(text, "the Lambda step's input"))
             args, kwargs, _ = wire.decode_activity_input(text, store)
             return render_value(args[0] if len(args) == 1 and not kwargs else {"args": args, "kwargs": kwargs})
-        completed = next((e for e in events if e["eventType"] == "ActivityTaskCompleted"
-                          and e["activityTaskCompletedEventAttributes"].get("scheduledEventId") == scheduled["eventId"]),
-                         None)
+        completed = next((e for e in events if e["eventType"] == completed_kind
+                          and e[completed_key].get("scheduledEventId") == scheduled["eventId"]), None)
         if completed is None:
             return Markup('<p class="empty">No result: its last attempt has not completed.</p>')
-        result = completed["activityTaskCompletedEventAttributes"].get("result")
+        result = completed[completed_key].get("result")
+        if lambda_step:
+            result = unwrap_result(result)
         return render_value(None if result is None else preview_result(result, store, PREVIEW_ROWS))
     except (PipeflowError, ValueError, KeyError, TypeError) as exc:
         return Markup(f'<p class="error">Cannot show it here: {escape(str(exc))}</p>')

@@ -172,3 +172,42 @@ def _row_of(body: str, workflow_id: str) -> str:
     found = re.search(rf'<tr class="run-row"[^>]*data-workflow-id="{re.escape(workflow_id)}".*?</tr>', body, re.S)
     assert found, f"no row for {workflow_id}"
     return found.group(0)
+
+
+LAMBDAS = """
+import pipeflow as pf
+
+
+@pf.task
+def words(text):
+    return text.split()
+
+
+@pf.task(lambda_function="shout-words")
+def shout(items):
+    return [item.upper() + "!" for item in items]
+
+
+pipeline = pf.chain(words, shout)
+"""
+
+
+def test_a_lambda_steps_input_and_result_are_shown(tmp_path: Any) -> None:
+    import json
+
+    (tmp_path / "lambdas_ui.py").write_text(LAMBDAS)
+    done = subprocess.run([sys.executable, "-m", "pipeflow", "run", "lambdas_ui.py", "--input", '"hello lambda"',
+                           "--json", "--no-progress"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    ids = {"wf": run["workflow_id"], "run": run["run_id"]}
+    proc, url = start_ui(tmp_path)
+    try:
+        code, body, _ = get(url + "/run?" + q(**ids))
+        assert code == 200 and body.count('class="fetch">input') == 2  # both steps, the Lambda one too
+        code, body, _ = get(url + "/run/value?" + q(**ids, what="input", step="1"))
+        assert code == 200 and "&#34;hello&#34;" in body and "&#34;lambda&#34;" in body, body
+        code, body, _ = get(url + "/run/value?" + q(**ids, what="result", step="1"))
+        assert code == 200 and "&#34;HELLO!&#34;" in body and "&#34;LAMBDA!&#34;" in body, body
+    finally:
+        stop(proc)
