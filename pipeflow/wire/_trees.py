@@ -192,9 +192,13 @@ def decode_activity_input(
     names the run's store (the decider's scope of the run): it is used only when it lies under
     the worker's root, else the task fails with StoreError before anything is read or written
     there; a task input never chooses where a worker reads or writes. A run started without a
-    store uses the worker's. An input offloaded as a whole is read through the worker's store.
+    store uses the worker's. An input offloaded as a whole is read through the worker's store:
+    it arrives as its reference, or, a Lambda step's, as a JSON string holding the reference
+    (what ScheduleLambdaFunction takes, `decider._lambda.lambda_decision`).
     """
     doc = unfit(text, store)
+    if isinstance(doc, str) and converters.is_reference(doc):
+        doc = unfit(doc, store)
     if not isinstance(doc, dict) or not isinstance(doc.get("args"), list) or not isinstance(doc.get("kwargs"), dict):
         raise converters.DecodeError("the activity input is not a pipeflow activity input document")
     named = doc.get("store")

@@ -216,6 +216,21 @@ def test_a_pipeline_with_lambda_steps_runs_on_the_embedded_engine(tmp_path: Path
             if e["eventType"] == "ActivityTaskScheduled"] == ["0#1"]  # only `double` is an activity
 
 
+@pf.task(lambda_function="count-items")
+def count_items(items: list[int]) -> int:
+    return len(items)
+
+
+def test_a_lambda_step_whose_input_is_offloaded_whole_runs_on_the_embedded_engine(tmp_path: Path) -> None:
+    """3,000 piped results make an input past SWF's field: it crosses as a JSON string holding its reference."""
+    with pf.Client(state_dir=None, store=str(tmp_path)) as client:
+        run = client.submit(pf.chain(pf.map(double), count_items), list(range(3000)))
+        assert run.result() == 3000
+        scheduled = [e["lambdaFunctionScheduledEventAttributes"] for e in run.events()
+                     if e["eventType"] == "LambdaFunctionScheduled"]
+    assert converters.is_reference(json.loads(scheduled[0]["input"]))  # offloaded whole, as a JSON string
+
+
 def test_lambda_handler_answers_what_the_decider_reads_back() -> None:
     """The round trip of a Lambda step on Amazon: decision input -> handler -> LambdaFunctionCompleted/Failed."""
     pipeline = Pipeline(pf.chain(add_ten, split), name="t")
