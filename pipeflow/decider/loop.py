@@ -93,7 +93,7 @@ class DeciderLoop:
 
     def _poll_forever(self, stop: Any, spacer: PollSpacer) -> None:
         failures = 0  # transient failures in a row
-        pace = IdlePace(DECIDER_IDLE_MAX)
+        pace = IdlePace(DECIDER_IDLE_MAX, spacer)
         while not stop.is_set():
             try:
                 started = spacer.starting()
@@ -107,9 +107,7 @@ class DeciderLoop:
                 continue
             failures = 0
             self.outage.ok()
-            if answered:
-                pace.found()
-            elif spacer.after_empty(started, stop) or pace.empty(started, stop):
+            if pace.after(started, answered, stop):
                 return
 
     def run_once(self, stop: Any = None) -> bool:

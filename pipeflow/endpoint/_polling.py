@@ -105,7 +105,6 @@ class PollSpacer:
         return slot > now and stop.wait(slot - now)
 
 
-
 # A poller whose polls come back empty at once (a server that does not hold them: moto, a
 # stand-in) starts its next poll at least a pace after the last one began. The pace doubles
 # from IDLE_FIRST with each empty poll in a row, up to a cap, and a task resets it. A poll
@@ -124,9 +123,20 @@ class IdlePace:
     4 idle workers, that tripled the time of a 100-step chain.
     """
 
-    def __init__(self, most: float) -> None:
+    def __init__(self, most: float, spacer: PollSpacer | None = None) -> None:
         self.most = most
+        self.spacer = spacer  # the slots of this process's pollers, kept first
         self._pace = 0.0  # seconds between poll starts now: 0 after a task
+
+    def after(self, started: float, found: bool, stop: _Waitable) -> bool:
+        """After a poll begun at `started` that `found` work or not: the spacer's slot, then the pace.
+
+        True when `stop` was set while waiting.
+        """
+        if found:
+            self.found()
+            return False
+        return (self.spacer is not None and self.spacer.after_empty(started, stop)) or self.empty(started, stop)
 
     def found(self) -> None:
         """The last poll brought work: the next one starts at once."""

@@ -99,17 +99,14 @@ def attempts_of(swf: Any, domain: str, execution: dict[str, str], step: str) -> 
 
 
 def _lambda_attempt(attrs: dict[str, Any], step: str, execution: dict[str, str]) -> Attempt | None:
-    """A Lambda step's attempt at `step`, or None: its input is the activity input, or a JSON string of it."""
+    """A Lambda step's attempt at `step`, or None (its input reads as an activity's: wire.decode_activity_input)."""
     from ..worker import LAMBDA_VERSION
 
     path, _, number = str(attrs.get("id", "")).rpartition("#")
     if path != step or not number.isdigit():
         return None
-    text = str(attrs.get("input") or "")
-    if text.startswith('"'):  # an input offloaded whole crosses as a JSON string holding the reference
-        value = wire.load_json(text, "the Lambda step's input")
-        text = value if isinstance(value, str) else text
-    return Attempt(path, int(number), str(attrs.get("name")), LAMBDA_VERSION, text, dict(execution))
+    return Attempt(path, int(number), str(attrs.get("name")), LAMBDA_VERSION, str(attrs.get("input") or ""),
+                   dict(execution))
 
 
 def _may_hold(child_id: str, parent_id: str, step: str) -> bool:

@@ -140,9 +140,8 @@ _STEP_EVENTS = {
 def step_preview(events: list[dict[str, Any]], step: str, what: str, store: str | None) -> Markup:
     """A task step's input or result (`what`) at its last attempt, decoded as a worker decodes it and drawn.
 
-    The steps of a stage or shard are on its own run's page. A Lambda step's input is the activity
-    input (or a JSON string of it, when offloaded whole); its result, the envelope or a JSON string
-    of it, as the decider reads them.
+    The steps of a stage or shard are on its own run's page. A Lambda step's input reads as an
+    activity's; its result as the decider reads it (the envelope, or a JSON string of it).
     """
     scheduled = None
     for event in events:
@@ -152,20 +151,16 @@ def step_preview(events: list[dict[str, Any]], step: str, what: str, store: str 
     if scheduled is None:
         return Markup(f'<p class="empty">No task ran as step {escape(step)} in this run.</p>')
     attributes_key, _, completed_kind, completed_key = _STEP_EVENTS[scheduled["eventType"]]
-    lambda_step = scheduled["eventType"] == "LambdaFunctionScheduled"
     try:
         if what == "input":
-            text = scheduled[attributes_key].get("input") or ""
-            if lambda_step and text.startswith('"'):
-                text = str(wire.load_json(text, "the Lambda step's input"))
-            args, kwargs, _ = wire.decode_activity_input(text, store)
+            args, kwargs, _ = wire.decode_activity_input(scheduled[attributes_key].get("input") or "", store)
             return render_value(args[0] if len(args) == 1 and not kwargs else {"args": args, "kwargs": kwargs})
         completed = next((e for e in events if e["eventType"] == completed_kind
                           and e[completed_key].get("scheduledEventId") == scheduled["eventId"]), None)
         if completed is None:
             return Markup('<p class="empty">No result: its last attempt has not completed.</p>')
         result = completed[completed_key].get("result")
-        if lambda_step:
+        if scheduled["eventType"] == "LambdaFunctionScheduled":
             result = unwrap_result(result)
         return render_value(None if result is None else preview_result(result, store, PREVIEW_ROWS))
     except (PipeflowError, ValueError, KeyError, TypeError) as exc:

@@ -212,7 +212,7 @@ class Worker:
 
     def _poll_loop(self, stop: threading.Event) -> None:
         failures = 0  # transient failures in a row
-        pace = IdlePace(WORKER_IDLE_MAX)
+        pace = IdlePace(WORKER_IDLE_MAX, self._spacer)
         while not stop.is_set():
             with self._cond:
                 while len(self._held) + self._reserved > self._refill_at() and not stop.is_set():
@@ -239,9 +239,7 @@ class Worker:
                 self._outage.ok()
                 for task in tasks:
                     self._accept(task)
-                if tasks:
-                    pace.found()
-                elif self._spacer.after_empty(started, stop) or pace.empty(started, stop):
+                if pace.after(started, bool(tasks), stop):
                     return
             finally:
                 with self._cond:
