@@ -7,8 +7,6 @@ In this process through boto3 (a decider and workers here), and as processes: `p
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -22,6 +20,7 @@ from pipeflow import running
 from pipeflow.endpoint import swf_client
 from pipeflow.running import _swf
 from tests._support.histories import history
+from tests.e2e.test_control_server import pipeflow  # `python -m pipeflow ...`, waited for or in the background
 
 pytestmark = pytest.mark.slow
 
@@ -112,14 +111,6 @@ def tick(x):
 
 forever = pf.repeat(tick, every="1h", continue_every=1)
 """
-
-
-def pipeflow(*args: str, background: bool = False) -> Any:
-    command = [sys.executable, "-m", "pipeflow", *args]
-    if background:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
-    return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=WAIT)
 
 
 def test_cancel_with_the_first_run_id_stops_the_loop(pipeflow_url: str, tmp_path: Path) -> None:
